@@ -1,0 +1,78 @@
+//! A Go-style goroutine runtime you can read.
+//!
+//! Goroutines here are real: each is a stackful coroutine with its own
+//! guarded stack, multiplexed onto OS threads (Ms) that hold logical
+//! processors (Ps), each P with a `runnext` slot and a 256-slot local run
+//! queue, a global run queue, work stealing, spinning and parked Ms, a sysmon
+//! thread that time-slices long runners, WaitGroup, and Go's deadlock
+//! detector. The files follow the concepts of the Go "Goroutines" lesson:
+//!
+//! | file | concept |
+//! |---|---|
+//! | `g.rs` | G, a goroutine: its status, why it waits |
+//! | `stack.rs` | goroutine stacks: pooled, guarded |
+//! | `m.rs` | M, an OS thread running the scheduler loop |
+//! | `p.rs` | P, a logical processor: `runnext` + local run queue |
+//! | `runq.rs` | the 256-slot lock-free ring and steal-half |
+//! | `sched.rs` | global queue, idle Ps/Ms, find-runnable, `wakep` |
+//! | `sysmon.rs` | time slices: asking a 10 ms runner to yield |
+//! | `park.rs`, `sema.rs` | parking and waking goroutines |
+//! | `sync/waitgroup.rs` | `WaitGroup` |
+//! | `deadlock.rs` | "all goroutines are asleep - deadlock!" |
+//! | `fatal.rs`, `signal.rs` | panics, throws, stack overflow, exit codes |
+//! | `sync_facade.rs` | the one switch between `std` and `loom` |
+//!
+//! Go beside Rust:
+//!
+//! | Go | here |
+//! |---|---|
+//! | `go f()` | [`go`]`(move \|\| f())` |
+//! | `runtime.GOMAXPROCS(n)` | [`gomaxprocs`]`(n)` (env `GOMAXPROCS` at start) |
+//! | `runtime.Gosched()` | [`gosched`]`()` |
+//! | `runtime.NumGoroutine()` | [`num_goroutine`]`()` |
+//! | `var wg sync.WaitGroup` | `static WG: WaitGroup = WaitGroup::new();` |
+//! | `fmt.Println`, `fmt.Printf` | [`println!`], [`print!`] |
+//! | `func main()` | `fn main() { runtime::main(\|\| { ... }) }` |
+//!
+//! **Preemption is cooperative at runtime calls**, as in Go before 1.14:
+//! every call into the runtime (print macros, `go`, WaitGroup, `gosched`) is a
+//! point where a goroutine that has run for 10 ms yields. A loop that never
+//! calls the runtime is never preempted.
+//!
+//! **Thread-locals belong to the M, not the goroutine**: a goroutine may
+//! resume on another OS thread after any runtime call, so a `thread_local!`
+//! may change under it, and a `!Send` guard must not be held across a runtime
+//! call.
+
+#![warn(missing_docs)]
+
+pub mod deadlock;
+pub mod g;
+pub mod m;
+pub mod p;
+pub mod park;
+pub mod runq;
+pub mod sched;
+pub mod sema;
+pub mod sync;
+mod sync_facade;
+
+#[cfg(not(loom))]
+mod fatal;
+#[cfg(not(loom))]
+#[doc(hidden)]
+pub mod print;
+#[cfg(not(loom))]
+mod proc;
+#[cfg(not(loom))]
+mod signal;
+#[cfg(not(loom))]
+pub mod stack;
+#[cfg(not(loom))]
+mod sysmon;
+
+pub use g::G;
+pub use sync::WaitGroup;
+
+#[cfg(not(loom))]
+pub use proc::{block_on, current_goid, current_m_id, go, gomaxprocs, gosched, main, num_goroutine};

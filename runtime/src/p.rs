@@ -1,0 +1,177 @@
+//! P: a logical processor, with its `runnext` slot and local run queue.
+//!
+//! Lesson idea: "Go creates a logical processor (P) for every core; every P is
+//! given a Local Run Queue". An M must hold a P to run goroutines, so
+//! GOMAXPROCS Ps means at most GOMAXPROCS goroutines run at once (Go's
+//! `type p struct` in `runtime2.go`).
+//!
+//! Why `runnext`? When a goroutine readies another (`go f()`, `wg.done()`, a
+//! channel send), the readied one usually wants to run *soon*: it will consume
+//! what was just produced. Putting it in `runnext`, ahead of the queue, keeps
+//! producer/consumer pairs hot in cache. A G run from `runnext` inherits the
+//! current time slice, so such a pair cannot starve the rest of the queue.
+//! This is why, in lesson 1, the goroutine created *last* prints first.
+
+use crate::g::{GRef, G};
+use crate::runq::LocalQueue;
+use crate::sync_facade::{AtomicPtr, AtomicU32, AtomicU8, Ordering};
+
+/// Most Ps the runtime will create (Go's limit is 1 << 31; ours is small and
+/// fixed so `allp` can be a plain array).
+pub const MAX_GOMAXPROCS: usize = 256;
+
+/// P status (Go's `_Pidle`, `_Prunning`, `_Psyscall`, `_Pdead`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum PStatus {
+    /// On the idle list, no M.
+    Idle = 0,
+    /// Held by an M that runs Gs.
+    Running = 1,
+    /// Its M is in a syscall; sysmon may retake it.
+    Syscall = 2,
+    /// Beyond GOMAXPROCS.
+    Dead = 3,
+}
+
+/// A logical processor.
+pub struct P {
+    /// Index in `allp` (Go's `p.id`).
+    pub id: usize,
+    /// A [`PStatus`] as `u8`.
+    status: AtomicU8,
+    /// The next G to run, ahead of the queue (Go's `p.runnext`).
+    pub(crate) runnext: AtomicPtr<G>,
+    /// The local run queue.
+    pub(crate) runq: LocalQueue<G>,
+    /// Incremented on every scheduling decision that starts a new time slice
+    /// (Go's `p.schedtick`); sysmon watches it to find long runners.
+    pub(crate) schedtick: AtomicU32,
+    /// The G currently running on this P, for sysmon's `preemptone`.
+    pub(crate) curg: AtomicPtr<G>,
+    /// Owner-only state (free Gs, ...).
+    #[cfg(not(loom))]
+    pub(crate) local: crate::m::PLocalCell,
+}
+
+fn gptr(g: GRef) -> *mut G {
+    g as *const G as *mut G
+}
+
+impl P {
+    /// A new, idle P.
+    pub fn new(id: usize) -> P {
+        P {
+            id,
+            status: AtomicU8::new(PStatus::Idle as u8),
+            runnext: AtomicPtr::new(std::ptr::null_mut()),
+            runq: LocalQueue::new(),
+            schedtick: AtomicU32::new(0),
+            curg: AtomicPtr::new(std::ptr::null_mut()),
+            #[cfg(not(loom))]
+            local: crate::m::PLocalCell::new(),
+        }
+    }
+
+    /// Current status.
+    pub fn status(&self) -> PStatus {
+        match self.status.load(Ordering::Acquire) {
+            0 => PStatus::Idle,
+            1 => PStatus::Running,
+            2 => PStatus::Syscall,
+            _ => PStatus::Dead,
+        }
+    }
+
+    pub(crate) fn set_status(&self, s: PStatus) {
+        self.status.store(s as u8, Ordering::Release);
+    }
+
+    /// Owner only: make `g` runnable on this P (Go's `runqput`).
+    ///
+    /// With `next`, `g` goes into `runnext` and the G that was there is
+    /// kicked to the tail of the ring. A full ring sends half of itself to the
+    /// global queue through `overflow`.
+    pub(crate) fn runqput(&self, g: GRef, next: bool, overflow: impl FnOnce(Vec<GRef>)) {
+        let mut g = g;
+        if next {
+            // Swap, not store: a thief may take runnext concurrently.
+            let old = self.runnext.swap(gptr(g), Ordering::AcqRel);
+            if old.is_null() {
+                return;
+            }
+            // SAFETY: runnext only ever holds pointers made from `GRef`s.
+            g = unsafe { &*old };
+        }
+        self.runq.push_back(g, overflow);
+    }
+
+    /// Owner only: the next G to run, and whether it inherits the current
+    /// time slice (true for `runnext`). Go's `runqget`.
+    pub(crate) fn runqget(&self) -> Option<(GRef, bool)> {
+        let next = self.runnext.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        if !next.is_null() {
+            // SAFETY: runnext only ever holds pointers made from `GRef`s.
+            return Some((unsafe { &*next }, true));
+        }
+        self.runq.pop_front().map(|g| (g, false))
+    }
+
+    /// True when neither `runnext` nor the ring holds a G (Go's `runqempty`).
+    pub(crate) fn runq_is_empty(&self) -> bool {
+        self.runnext.load(Ordering::Acquire).is_null() && self.runq.is_empty()
+    }
+
+    /// Number of Gs queued here, `runnext` included.
+    pub fn runq_len(&self) -> usize {
+        self.runq.len() + usize::from(!self.runnext.load(Ordering::Acquire).is_null())
+    }
+
+    /// Steal half of `victim`'s ring into ours and return one G to run now
+    /// (Go's `runqsteal`). When the ring is empty and `steal_runnext` is set,
+    /// take the victim's `runnext` instead: Go does this only on the last of
+    /// its four stealing rounds, to leave a producer/consumer pair alone.
+    #[doc(alias = "runqsteal")]
+    pub(crate) fn steal_half_from(&self, victim: &P, steal_runnext: bool) -> Option<GRef> {
+        if let Some(g) = victim.runq.steal_half_into(&self.runq) {
+            return Some(g);
+        }
+        if !steal_runnext {
+            return None;
+        }
+        let next = victim.runnext.load(Ordering::Acquire);
+        if next.is_null() {
+            return None;
+        }
+        if victim.status() == PStatus::Running {
+            // Go sleeps ~3 us here: the victim is probably about to run its
+            // runnext itself (it was just readied), and stealing it would
+            // bounce it between Ms for nothing.
+            #[cfg(not(loom))]
+            std::thread::sleep(std::time::Duration::from_micros(3));
+        }
+        if victim
+            .runnext
+            .compare_exchange(next, std::ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return None;
+        }
+        // SAFETY: runnext only ever holds pointers made from `GRef`s, and our
+        // CAS took it out of the victim's slot, so no one else runs it.
+        Some(unsafe { &*next })
+    }
+
+    /// Owner only: take every queued G (used when GOMAXPROCS shrinks and this
+    /// P is destroyed; Go's `procresize` → `(*p).destroy`).
+    pub(crate) fn drain_all(&self) -> Vec<GRef> {
+        let mut out = Vec::new();
+        let next = self.runnext.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        if !next.is_null() {
+            // SAFETY: runnext only ever holds pointers made from `GRef`s.
+            out.push(unsafe { &*next });
+        }
+        out.extend(self.runq.drain());
+        out
+    }
+}

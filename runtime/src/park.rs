@@ -1,0 +1,102 @@
+//! Parking and waking: how a blocked goroutine gets off its M and back on.
+//!
+//! Lesson idea: a blocking call is "an opportunity for the scheduler to make a
+//! decision". A goroutine that must wait (WaitGroup, channel) puts a [`Waiter`]
+//! for itself on the wait queue of the thing it waits for, then parks: it
+//! switches to the scheduler, which runs another goroutine on the same M. The
+//! M never blocks. Whoever makes the condition true takes the waiter off the
+//! queue and wakes it, into `runnext` of the waker's P (Go's `gopark` and
+//! `goready`).
+//!
+//! The wait queue's lock is released *after* the switch (the `unlock` closure
+//! of [`park`]), exactly like Go's `gopark(unlockf, ...)`: a waker that takes
+//! the lock is guaranteed to find the goroutine fully parked.
+//!
+//! Code outside any goroutine (a plain thread, the caller of `block_on`, and
+//! every thread of a loom model) parks its OS thread instead, with the same
+//! interface, so WaitGroup and channels are written once.
+
+use std::panic::Location;
+
+use crate::g::WaitReason;
+use crate::sync_facade::{thread, Arc, AtomicBool, MutexGuard, Ordering};
+
+/// Seeded bug for the loom suite: a thread waiter checks its wake flag with
+/// Relaxed, so it can return without seeing what the waker wrote before waking
+/// it.
+const WOKEN_LOAD: Ordering = if cfg!(loom_seeded_bugs = "waiter_relaxed") {
+    Ordering::Relaxed
+} else {
+    Ordering::Acquire
+};
+
+/// Something blocked that can be woken: a goroutine or an OS thread.
+#[derive(Clone)]
+pub enum Waiter {
+    /// A parked goroutine.
+    #[cfg(not(loom))]
+    G(crate::g::GRef),
+    /// A parked OS thread.
+    Thread(Arc<ThreadWaiter>),
+}
+
+/// A parked OS thread and its wake flag.
+pub struct ThreadWaiter {
+    thread: thread::Thread,
+    woken: AtomicBool,
+}
+
+impl Waiter {
+    /// A waiter for the caller: its goroutine, or its OS thread.
+    pub fn current() -> Waiter {
+        #[cfg(not(loom))]
+        if let Some(g) = crate::m::current_g() {
+            return Waiter::G(g);
+        }
+        Waiter::Thread(Arc::new(ThreadWaiter {
+            thread: thread::current(),
+            woken: AtomicBool::new(false),
+        }))
+    }
+
+    /// Is this the waiter of the calling goroutine or thread?
+    pub fn is_current(&self) -> bool {
+        match self {
+            #[cfg(not(loom))]
+            Waiter::G(g) => crate::m::current_g().is_some_and(|c| std::ptr::eq(c, *g)),
+            Waiter::Thread(t) => t.thread.id() == thread::current().id(),
+        }
+    }
+
+    /// Make the waiter runnable again (Go's `goready`). Call it after taking
+    /// the waiter off its wait queue, once.
+    pub fn wake(self) {
+        match self {
+            #[cfg(not(loom))]
+            Waiter::G(g) => crate::proc::goready(g),
+            Waiter::Thread(t) => {
+                t.woken.store(true, Ordering::Release);
+                t.thread.unpark();
+            }
+        }
+    }
+}
+
+/// Block the caller, whose waiter `me` was just put on a wait queue guarded
+/// by `guard`; the guard is released once the caller is parked (Go's
+/// `goparkunlock`). Returns when someone calls [`Waiter::wake`] on `me`.
+#[track_caller]
+pub fn park<T>(me: &Waiter, guard: MutexGuard<'_, T>, reason: WaitReason) {
+    let at = Location::caller();
+    match me {
+        #[cfg(not(loom))]
+        Waiter::G(_) => crate::proc::gopark(move || drop(guard), reason, at),
+        Waiter::Thread(t) => {
+            let _ = (reason, at);
+            drop(guard);
+            while !t.woken.load(WOKEN_LOAD) {
+                thread::park();
+            }
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! The goroutine API: `go`, `gosched`, `gomaxprocs`, `main`, and the runtime's
+//! start-up (Go's `newproc`, `Gosched`, `GOMAXPROCS`, `rt0_go`/`main` in
+//! `proc.go`).
+//!
+//! Lesson idea: "the keyword `go` creates a goroutine; it does not run it
+//! now, it schedules it". `go(f)` makes a G, puts it in `runnext` of the
+//! current P and wakes an idle P if there is one. When `main`'s goroutine
+//! returns, the program exits at once, whatever the other goroutines are
+//! doing: that is why we must wait for them.
+
+use std::panic::Location;
+use std::sync::{Condvar, LazyLock, Mutex, Once};
+
+use crate::g::{GRef, Status, WaitReason};
+use crate::m::{current_g, current_m, current_p, switch_to_scheduler, Yield};
+use crate::sched::Sched;
+use crate::sync_facade::Ordering;
+
+static SCHED: LazyLock<Sched> = LazyLock::new(Sched::new);
+static INIT: Once = Once::new();
+
+/// The process-wide scheduler, started on first use.
+pub(crate) fn sched() -> &'static Sched {
+    INIT.call_once(|| {
+        let sched: &'static Sched = &SCHED;
+        sched.procresize(initial_gomaxprocs());
+        crate::signal::install();
+        crate::fatal::install_panic_hook();
+        crate::sysmon::start(sched);
+    });
+    &SCHED
+}
+
+/// The scheduler without the start-up check, for code that only runs once it
+/// started (and may run during start-up itself).
+pub(crate) fn sched_unchecked() -> &'static Sched {
+    &SCHED
+}
+
+/// GOMAXPROCS at start: the environment variable if it is a positive number,
+/// else the number of CPUs (Go's `schedinit`).
+fn initial_gomaxprocs() -> usize {
+    std::env::var("GOMAXPROCS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Start a goroutine running `f` (Go's `go f()`).
+///
+/// The new goroutine goes into `runnext` of the current P, ahead of the
+/// others, and an idle P is woken to run it if there is one. It does not run
+/// before the caller blocks or yields when there is only one P.
+///
+/// ```
+/// use runtime::WaitGroup;
+/// use std::sync::Arc;
+///
+/// runtime::block_on(|| {
+///     let wg = Arc::new(WaitGroup::new());
+///     wg.add(1);
+///     let wg2 = wg.clone();
+///     runtime::go(move || {
+///         runtime::println!("hello from a goroutine");
+///         wg2.done();
+///     });
+///     wg.wait();
+/// });
+/// ```
+#[doc(alias = "newproc")]
+#[track_caller]
+pub fn go<F>(f: F)
+where
+    F: FnOnce() + Send + 'static,
+{
+    spawn(Box::new(f), Location::caller(), false);
+}
+
+fn spawn(f: Box<dyn FnOnce() + Send + 'static>, at: &'static Location<'static>, catches_panics: bool) -> GRef {
+    let sched = sched();
+    let parent = current_g().map_or(0, |g| g.goid());
+    let p = current_p();
+    let g = crate::m::newproc(sched, p, f, parent, at);
+    g.catches_panics.store(catches_panics, Ordering::Relaxed);
+    sched.runqput(g, p);
+    preempt_point();
+    g
+}
+
+/// Yield the processor: the current goroutine goes to the global run queue
+/// and others run (Go's `runtime.Gosched`). Outside a goroutine, yields the
+/// OS thread.
+pub fn gosched() {
+    match current_g() {
+        Some(g) => switch_to_scheduler(g, Yield::Gosched),
+        None => std::thread::yield_now(),
+    }
+}
+
+/// Set the number of Ps and return the previous value; `0` only queries
+/// (Go's `runtime.GOMAXPROCS`). Takes effect at once: new Ps start taking
+/// work, surplus Ps are retired at their next scheduling point.
+///
+/// ```
+/// runtime::block_on(|| {
+///     let before = runtime::gomaxprocs(2);
+///     assert_eq!(runtime::gomaxprocs(0), 2);
+///     runtime::gomaxprocs(before);
+/// });
+/// ```
+#[doc(alias = "GOMAXPROCS")]
+pub fn gomaxprocs(n: usize) -> usize {
+    let sched = sched();
+    if n == 0 {
+        return sched.gomaxprocs();
+    }
+    let old = sched.procresize(n);
+    if n > old {
+        sched.wakep();
+    }
+    // If our own P was just retired, move to a live one.
+    if let (Some(_), Some(p)) = (current_g(), current_p()) {
+        if p.id >= n {
+            gosched();
+        }
+    }
+    old
+}
+
+/// Number of goroutines that exist now (Go's `runtime.NumGoroutine`).
+///
+/// ```
+/// runtime::block_on(|| assert!(runtime::num_goroutine() >= 1));
+/// ```
+pub fn num_goroutine() -> usize {
+    sched().num_goroutine()
+}
+
+/// Run `f` as the main goroutine (goroutine 1) and exit the process with
+/// status 0 as soon as it returns, like a Go program's `main.main`: other
+/// goroutines are not waited for. The calling thread becomes M0.
+///
+/// A panic in any goroutine prints Go's report and exits with status 2; so
+/// does a deadlock.
+pub fn main<F>(f: F) -> !
+where
+    F: FnOnce() + Send + 'static,
+{
+    let sched = sched();
+    let m0 = crate::m::become_m(sched);
+    let p0 = {
+        let mut locked = sched.lock();
+        let idx = locked
+            .pidle
+            .iter()
+            .position(|p| p.id == 0)
+            .expect("P0 is idle at start");
+        let p0 = locked.pidle.swap_remove(idx);
+        sched.npidle.fetch_sub(1, Ordering::SeqCst);
+        p0
+    };
+    sched.acquirep(m0, p0);
+    let g1 = crate::m::newproc(
+        sched,
+        Some(p0),
+        Box::new(move || {
+            f();
+            crate::fatal::exit(0)
+        }),
+        0,
+        Location::caller(),
+    );
+    p0.runqput(g1, true, |_| unreachable!("empty queue cannot overflow"));
+    crate::m::schedule(sched, m0)
+}
+
+/// Run `f` on a goroutine and block the calling OS thread until it returns,
+/// giving back its result. Meant for tests, benchmarks and doc examples,
+/// where the process must outlive one program. A panic in `f` is passed on
+/// to the caller; a panic in any other goroutine ends the process as in Go.
+///
+/// ```
+/// let answer = runtime::block_on(|| 6 * 7);
+/// assert_eq!(answer, 42);
+/// ```
+#[track_caller]
+pub fn block_on<T, F>(f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    type Slot<T> = (Mutex<Option<std::thread::Result<T>>>, Condvar);
+    let slot: std::sync::Arc<Slot<T>> = std::sync::Arc::new((Mutex::new(None), Condvar::new()));
+    let theirs = slot.clone();
+    spawn(
+        Box::new(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            let (lock, cv) = &*theirs;
+            *lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+            cv.notify_all();
+        }),
+        Location::caller(),
+        true,
+    );
+    let (lock, cv) = &*slot;
+    let mut guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+    let result = loop {
+        if let Some(r) = guard.take() {
+            break r;
+        }
+        guard = cv.wait(guard).unwrap_or_else(|e| e.into_inner());
+    };
+    match result {
+        Ok(v) => v,
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
+}
+
+/// Park the current goroutine (Go's `gopark`): record why and where, switch
+/// to the scheduler, and let it run `unlock` once we are off our stack.
+pub(crate) fn gopark<U: FnOnce()>(unlock: U, reason: WaitReason, at: &'static Location<'static>) {
+    let g = current_g().expect("gopark outside a goroutine");
+    g.set_wait(reason, at);
+    let mut unlock = Some(unlock);
+    let mut call = move || {
+        if let Some(u) = unlock.take() {
+            u()
+        }
+    };
+    let ptr: *mut (dyn FnMut() + '_) = &mut call;
+    // SAFETY: only the lifetime is erased. The scheduler calls the closure
+    // exactly once, right after this G switched away and before anyone can
+    // resume it, while `call` is still alive on this (suspended) stack.
+    let ptr: *mut (dyn FnMut() + 'static) = unsafe { std::mem::transmute(ptr) };
+    switch_to_scheduler(g, Yield::Park(ptr));
+}
+
+/// Make a parked goroutine runnable on the caller's P (Go's `goready`).
+pub(crate) fn goready(g: GRef) {
+    debug_assert_eq!(g.status(), Status::Waiting);
+    sched().ready(g, current_p());
+}
+
+/// A preemption point: if sysmon asked the running goroutine to yield, yield
+/// now (Go's stack-guard check in function prologues, made explicit).
+#[inline]
+pub fn preempt_point() {
+    if let Some(g) = current_g() {
+        if g.preempt.load(Ordering::Relaxed) && g.preempt.swap(false, Ordering::AcqRel) {
+            switch_to_scheduler(g, Yield::Preempted);
+        }
+    }
+}
+
+/// The id of the M (OS thread) running the caller, if it is one. Lessons use
+/// it to show which thread ran what.
+pub fn current_m_id() -> Option<u64> {
+    current_m().map(|m| m.id)
+}
+
+/// The id of the calling goroutine (Go hides this; lessons show it).
+pub fn current_goid() -> Option<u64> {
+    current_g().map(|g| g.goid())
+}

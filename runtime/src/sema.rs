@@ -1,0 +1,86 @@
+//! A counting semaphore that parks goroutines (Go's `runtime/sema.go`,
+//! `semacquire` / `semrelease`), the primitive under WaitGroup.
+//!
+//! Go's version hashes the semaphore's address into a table of wait trees;
+//! ours keeps the waiters beside the count, under one small lock. A release
+//! with a waiter hands the unit straight to that waiter (FIFO), so a woken
+//! goroutine never has to compete for it again.
+
+use std::collections::VecDeque;
+
+use crate::g::WaitReason;
+use crate::park::{park, Waiter};
+use crate::sync_facade::{lock, Mutex};
+
+/// A semaphore whose waiters are goroutines (or threads).
+pub struct Sema {
+    state: Mutex<SemaState>,
+}
+
+struct SemaState {
+    /// Units available.
+    count: u32,
+    /// Parked acquirers, oldest first.
+    waiters: VecDeque<Waiter>,
+}
+
+impl Default for Sema {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sema {
+    /// A semaphore with no units.
+    #[cfg(not(loom))]
+    pub const fn new() -> Sema {
+        Sema {
+            state: Mutex::new(SemaState {
+                count: 0,
+                waiters: VecDeque::new(),
+            }),
+        }
+    }
+
+    /// A semaphore with no units (loom's Mutex is not const).
+    #[cfg(loom)]
+    pub fn new() -> Sema {
+        Sema {
+            state: Mutex::new(SemaState {
+                count: 0,
+                waiters: VecDeque::new(),
+            }),
+        }
+    }
+
+    /// Take a unit, parking until one is released (Go's `semacquire`).
+    #[track_caller]
+    pub fn acquire(&self, reason: WaitReason) {
+        let mut st = lock(&self.state);
+        if st.count > 0 {
+            st.count -= 1;
+            return;
+        }
+        let me = Waiter::current();
+        st.waiters.push_back(me.clone());
+        park(&me, st, reason);
+    }
+
+    /// Release a unit: wake the oldest waiter, or bank the unit (Go's
+    /// `semrelease`).
+    pub fn release(&self) {
+        let mut st = lock(&self.state);
+        match st.waiters.pop_front() {
+            Some(w) => {
+                drop(st);
+                w.wake();
+            }
+            None => st.count += 1,
+        }
+    }
+
+    /// Number of parked waiters.
+    pub fn waiters(&self) -> usize {
+        lock(&self.state).waiters.len()
+    }
+}

@@ -1,0 +1,137 @@
+//! Turning a stack overflow into Go's `fatal error: stack overflow`.
+//!
+//! Each goroutine stack has a guard page (see `stack.rs`). Touching it raises
+//! SIGSEGV. Our handler runs on an alternate signal stack (the faulting stack
+//! is, by definition, full), checks whether the faulting address is one of our
+//! guards, and if so names the goroutine and exits with status 2. Any other
+//! fault is not ours: we put the previous handler back and return, so the
+//! faulting instruction runs again and the previous handler (Rust's own stack
+//! overflow reporter, or the default action) deals with it.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Size of each M's alternate signal stack.
+const ALT_STACK_SIZE: usize = 64 * 1024;
+
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+static mut PREV_SEGV: std::mem::MaybeUninit<libc::sigaction> = std::mem::MaybeUninit::zeroed();
+static mut PREV_BUS: std::mem::MaybeUninit<libc::sigaction> = std::mem::MaybeUninit::zeroed();
+
+thread_local! {
+    /// Id of the goroutine running on this thread, for the handler (a plain
+    /// atomic: reading it is async-signal safe).
+    static RUNNING_GOID: AtomicU64 = const { AtomicU64::new(0) };
+}
+
+/// Record which goroutine this thread runs (0: none).
+pub(crate) fn set_running_goid(goid: u64) {
+    RUNNING_GOID.with(|g| g.store(goid, Ordering::Relaxed));
+}
+
+/// Install the SIGSEGV/SIGBUS handler once per process.
+pub(crate) fn install() {
+    if INSTALLED.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    // SAFETY: plain sigaction calls with a zero-initialised struct that we
+    // fill in; PREV_* are written once here, before any handler can run, and
+    // only read by the handler afterwards.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = handler as *const () as usize;
+        action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(libc::SIGSEGV, &action, (&raw mut PREV_SEGV).cast());
+        libc::sigaction(libc::SIGBUS, &action, (&raw mut PREV_BUS).cast());
+    }
+}
+
+/// Give the calling thread (a new M) an alternate signal stack if it has none.
+pub(crate) fn on_new_m() {
+    // SAFETY: querying and setting this thread's sigaltstack; the new stack
+    // is a fresh anonymous mapping that we never unmap (Ms live forever).
+    unsafe {
+        let mut current: libc::stack_t = std::mem::zeroed();
+        libc::sigaltstack(std::ptr::null(), &mut current);
+        if current.ss_flags & libc::SS_DISABLE == 0 && current.ss_size >= 16 * 1024 {
+            return;
+        }
+        let mem = libc::mmap(
+            std::ptr::null_mut(),
+            ALT_STACK_SIZE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if mem == libc::MAP_FAILED {
+            return;
+        }
+        let stack = libc::stack_t {
+            ss_sp: mem,
+            ss_flags: 0,
+            ss_size: ALT_STACK_SIZE,
+        };
+        libc::sigaltstack(&stack, std::ptr::null_mut());
+    }
+}
+
+extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
+    let addr = unsafe { (*info).si_addr() } as usize;
+    if crate::stack::is_guard_address(addr) {
+        let goid = RUNNING_GOID.with(|g| g.load(Ordering::Relaxed));
+        // Only async-signal-safe calls from here: write(2) and _exit(2).
+        let mut buf = [0u8; 256];
+        let mut w = Writer { buf: &mut buf, len: 0 };
+        w.push(b"fatal error: stack overflow\n\nruntime: goroutine stack exceeds ");
+        w.push_num((crate::stack::STACK_SIZE - crate::stack::GUARD_SIZE) as u64);
+        w.push(b"-byte limit\n\ngoroutine ");
+        w.push_num(goid);
+        w.push(b" [running]:\n");
+        let len = w.len;
+        // SAFETY: write(2) and _exit(2) are async-signal safe; buf is ours.
+        unsafe {
+            libc::write(2, buf.as_ptr().cast(), len);
+            libc::_exit(crate::fatal::EXIT_FATAL);
+        }
+    }
+    // Not ours: restore the previous handler and return; the fault repeats
+    // and reaches it.
+    // SAFETY: PREV_* were filled by `install` before this handler existed.
+    unsafe {
+        let prev = if sig == libc::SIGBUS { (&raw const PREV_BUS).cast() } else { (&raw const PREV_SEGV).cast() };
+        libc::sigaction(sig, prev, std::ptr::null_mut());
+    }
+}
+
+/// A tiny formatter that never allocates (we are in a signal handler).
+struct Writer<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl Writer<'_> {
+    fn push(&mut self, s: &[u8]) {
+        for &b in s {
+            if self.len < self.buf.len() {
+                self.buf[self.len] = b;
+                self.len += 1;
+            }
+        }
+    }
+
+    fn push_num(&mut self, mut n: u64) {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.push(&digits[i..]);
+    }
+}

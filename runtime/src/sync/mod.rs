@@ -1,0 +1,5 @@
+//! Synchronization for goroutines (Go's `sync` package).
+
+mod waitgroup;
+
+pub use waitgroup::WaitGroup;

@@ -1,0 +1,96 @@
+//! The one switch between `std` and `loom`.
+//!
+//! Every atomic, mutex, condition variable and thread park that the scheduler's
+//! synchronization core uses (run queues, the idle/spinning M protocol,
+//! WaitGroup, semaphores, deadlock accounting) is imported from here, never
+//! from `std` directly. A normal build gets `std`; a build with
+//! `RUSTFLAGS="--cfg loom"` gets `loom`'s instrumented copies, so the loom
+//! models in `grader/tests/loom_*.rs` explore *the same source* the runtime
+//! runs. (tokio keeps the same kind of facade in `src/loom/`.)
+//!
+//! The stack-switching executor (coroutines, the M thread loop, sysmon) is not
+//! part of the loom build: loom cannot follow a stack switch. Under loom a
+//! goroutine is modelled as a loom thread and parking a goroutine is a loom
+//! park (see `park.rs`).
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::{
+    atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering},
+    Arc, Condvar, Mutex, MutexGuard,
+};
+
+#[cfg(loom)]
+pub(crate) use loom::sync::{
+    atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering},
+    Arc, Condvar, Mutex, MutexGuard,
+};
+
+/// Threads: OS threads normally, loom's simulated threads under loom.
+pub(crate) mod thread {
+    #[cfg(not(loom))]
+    pub(crate) use std::thread::{current, park, Thread};
+
+    #[cfg(loom)]
+    pub(crate) use loom::thread::{current, park, Thread};
+}
+
+/// Lock a mutex, ignoring poisoning.
+///
+/// A panic in a goroutine ends the whole program (Go semantics), so a poisoned
+/// lock is never observed by code that goes on running; this keeps call sites
+/// short.
+#[inline]
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// Wait on a condition variable, ignoring poisoning (see [`lock`]).
+#[inline]
+pub(crate) fn wait<'a, T>(cv: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+    match cv.wait(guard) {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// A one-shot-at-a-time sleep/wake slot for an OS thread: Go's `note`
+/// (`notesleep` / `notewakeup` in `runtime/lock_futex.go`).
+///
+/// An idle M sleeps on its note; whoever hands it a P wakes it. A wakeup that
+/// arrives before the sleep is remembered, so it is never lost.
+pub(crate) struct Note {
+    /// `true` once `wakeup` was called and not yet consumed by `sleep`.
+    woken: Mutex<bool>,
+    /// Signalled by `wakeup`.
+    cv: Condvar,
+}
+
+impl Note {
+    pub(crate) fn new() -> Note {
+        Note {
+            woken: Mutex::new(false),
+            cv: Condvar::new(),
+        }
+    }
+
+    /// Block the calling OS thread until `wakeup` (Go's `notesleep`).
+    pub(crate) fn sleep(&self) {
+        let mut woken = lock(&self.woken);
+        while !*woken {
+            woken = wait(&self.cv, woken);
+        }
+        *woken = false;
+    }
+
+    /// Wake the thread sleeping on this note, or the next one to sleep
+    /// (Go's `notewakeup`).
+    pub(crate) fn wakeup(&self) {
+        let mut woken = lock(&self.woken);
+        *woken = true;
+        drop(woken);
+        self.cv.notify_one();
+    }
+}

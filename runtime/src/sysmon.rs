@@ -1,0 +1,102 @@
+//! sysmon: the system monitor thread that makes a cooperative scheduler feel
+//! preemptive (Go's `sysmon`, `retake`, `preemptone` in `proc.go`).
+//!
+//! Lesson idea: "the Go scheduler looks and feels preemptive even though it is
+//! a cooperating scheduler". sysmon is one OS thread that runs without a P.
+//! It wakes up every 20 us, backing off to 10 ms when there is nothing to do,
+//! and looks at every P: if the same goroutine has been running on a P for
+//! 10 ms (`forcePreemptNS`), it asks that goroutine to yield.
+//!
+//! *Asks*: our preemption is cooperative, like Go before 1.14. The goroutine
+//! sees the request at its next preemption point, i.e. its next call into the
+//! runtime (`print!`, `println!`, `go`, WaitGroup, channels, `gosched`). A loop
+//! that never calls the runtime is never preempted; on GOMAXPROCS=1 it keeps
+//! the whole program waiting. Go 1.14+ can also interrupt such a loop with a
+//! signal; we do not. Insert `runtime::gosched()` in such loops.
+
+use std::time::{Duration, Instant};
+
+use crate::p::{PStatus, MAX_GOMAXPROCS};
+use crate::sched::Sched;
+use crate::sync_facade::Ordering;
+
+/// How long a goroutine may run before it is asked to yield (Go's
+/// `forcePreemptNS`).
+pub const FORCE_PREEMPT: Duration = Duration::from_millis(10);
+/// Shortest sleep between two looks (Go: 20 us).
+const MIN_DELAY: Duration = Duration::from_micros(20);
+/// Longest sleep between two looks (Go: 10 ms).
+const MAX_DELAY: Duration = Duration::from_millis(10);
+
+/// What sysmon last saw of a P (Go's `sysmontick`).
+#[derive(Clone, Copy)]
+struct Seen {
+    schedtick: u32,
+    schedwhen: Instant,
+}
+
+/// Start the sysmon thread.
+pub(crate) fn start(sched: &'static Sched) {
+    std::thread::Builder::new()
+        .name("sysmon".into())
+        .spawn(move || run(sched))
+        .unwrap_or_else(|e| crate::fatal::throw(&format!("cannot start sysmon: {e}")));
+}
+
+fn run(sched: &'static Sched) -> ! {
+    let start = Instant::now();
+    let mut seen = vec![
+        Seen {
+            schedtick: 0,
+            schedwhen: start,
+        };
+        MAX_GOMAXPROCS
+    ];
+    let mut idle = 0u32;
+    let mut delay = MIN_DELAY;
+    loop {
+        // Go: sleep 20 us for the first 1 ms of idleness, then double, up to 10 ms.
+        if idle == 0 {
+            delay = MIN_DELAY;
+        } else if idle > 50 {
+            delay = (delay * 2).min(MAX_DELAY);
+        }
+        std::thread::sleep(delay);
+        let now = Instant::now();
+        if retake(sched, now, &mut seen) > 0 {
+            idle = 0;
+        } else {
+            idle += 1;
+        }
+    }
+}
+
+/// Ask long-running goroutines to yield (Go's `retake`). Returns the number
+/// of Ps retaken from syscalls (none yet: see the channels issue).
+fn retake(sched: &Sched, now: Instant, seen: &mut [Seen]) -> u32 {
+    for p in sched.procs() {
+        let status = p.status();
+        if status != PStatus::Running && status != PStatus::Syscall {
+            continue;
+        }
+        let pd = &mut seen[p.id];
+        let t = p.schedtick.load(Ordering::Relaxed);
+        if pd.schedtick != t {
+            pd.schedtick = t;
+            pd.schedwhen = now;
+        } else if pd.schedwhen + FORCE_PREEMPT <= now {
+            preemptone(p);
+        }
+    }
+    0
+}
+
+/// Ask the goroutine running on `p` to yield at its next preemption point
+/// (Go's `preemptone`).
+fn preemptone(p: &crate::p::P) {
+    let g = p.curg.load(Ordering::Acquire);
+    // SAFETY: `curg` is null or a pointer made from a `&'static G`.
+    if let Some(g) = unsafe { g.cast_const().as_ref() } {
+        g.preempt.store(true, Ordering::Release);
+    }
+}
