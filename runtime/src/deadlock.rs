@@ -63,10 +63,18 @@ pub(crate) fn check_dead(sched: &Sched, locked: &Locked) -> Option<DeadlockRepor
 /// its wait reason, where it blocked and where it was created.
 fn format_report(allgs: &[crate::g::GRef]) -> String {
     let mut out = String::from("fatal error: all goroutines are asleep - deadlock!\n");
-    let mut live: Vec<_> = allgs.iter().filter(|g| g.status() != Status::Free).collect();
+    let mut live: Vec<_> = allgs
+        .iter()
+        .filter(|g| g.status() != Status::Free)
+        .collect();
     live.sort_by_key(|g| g.goid());
     for g in live {
-        let _ = write!(out, "\ngoroutine {} [{}]:\n", g.goid(), g.wait_reason().as_str());
+        let _ = write!(
+            out,
+            "\ngoroutine {} [{}]:\n",
+            g.goid(),
+            g.wait_reason().as_str()
+        );
         if let Some(at) = g.wait_location() {
             let _ = writeln!(out, "\t{}:{}", at.file(), at.line());
         }

@@ -181,15 +181,11 @@ impl G {
     }
 
     /// Make a free G live again with a new id (`newproc1`).
-    pub(crate) fn init_live(
-        &self,
-        goid: u64,
-        parent: u64,
-        created_at: &'static Location<'static>,
-    ) {
+    pub(crate) fn init_live(&self, goid: u64, parent: u64, created_at: &'static Location<'static>) {
         self.goid.store(goid, Ordering::Relaxed);
         self.parent_goid.store(parent, Ordering::Relaxed);
-        self.created_at.store(loc_ptr(created_at), Ordering::Relaxed);
+        self.created_at
+            .store(loc_ptr(created_at), Ordering::Relaxed);
         self.preempt.store(false, Ordering::Relaxed);
         self.catches_panics.store(false, Ordering::Relaxed);
         self.wait_reason

@@ -276,10 +276,13 @@ mod exec {
         // SAFETY: `g` is Free and in no queue: we are its only owner.
         let exec = unsafe { g.exec.get() };
         let stack = exec.stack.take().unwrap_or_else(Stack::new);
-        exec.coro = Some(Coroutine::with_stack(stack, move |y: &Yielder<(), Yield>, ()| {
-            g.exec.yielder.set(y as *const _);
-            f();
-        }));
+        exec.coro = Some(Coroutine::with_stack(
+            stack,
+            move |y: &Yielder<(), Yield>, ()| {
+                g.exec.yielder.set(y as *const _);
+                f();
+            },
+        ));
         sched.ngoroutines.fetch_add(1, Ordering::Relaxed);
         g.set_status(Status::Free, Status::Runnable);
         g
@@ -325,7 +328,9 @@ mod exec {
         std::thread::Builder::new()
             .name(format!("M{id}"))
             .spawn(move || mstart(sched, m))
-            .unwrap_or_else(|e| crate::fatal::throw(&format!("newm: cannot create OS thread: {e}")));
+            .unwrap_or_else(|e| {
+                crate::fatal::throw(&format!("newm: cannot create OS thread: {e}"))
+            });
     }
 
     /// Make the calling OS thread an M (used for M0, the main thread).
@@ -403,7 +408,11 @@ mod exec {
         // SAFETY: we took `g` from a run queue, so we own it until we hand it
         // to a queue or a wait list again below.
         let exec = unsafe { g.exec.get() };
-        let result = exec.coro.as_mut().expect("runnable G without coroutine").resume(());
+        let result = exec
+            .coro
+            .as_mut()
+            .expect("runnable G without coroutine")
+            .resume(());
 
         m.set_curg(None);
         crate::signal::set_running_goid(0);

@@ -152,7 +152,12 @@ impl P {
         }
         if victim
             .runnext
-            .compare_exchange(next, std::ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(
+                next,
+                std::ptr::null_mut(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
             .is_err()
         {
             return None;

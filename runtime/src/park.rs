@@ -100,3 +100,11 @@ pub fn park<T>(me: &Waiter, guard: MutexGuard<'_, T>, reason: WaitReason) {
         }
     }
 }
+
+/// A preemption point (see `proc.rs`). Under loom every goroutine is its own
+/// thread, so there is no scheduler to yield to.
+#[inline]
+pub(crate) fn preempt_point() {
+    #[cfg(not(loom))]
+    crate::proc::preempt_point();
+}

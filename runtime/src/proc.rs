@@ -77,7 +77,11 @@ where
     spawn(Box::new(f), Location::caller(), false);
 }
 
-fn spawn(f: Box<dyn FnOnce() + Send + 'static>, at: &'static Location<'static>, catches_panics: bool) -> GRef {
+fn spawn(
+    f: Box<dyn FnOnce() + Send + 'static>,
+    at: &'static Location<'static>,
+    catches_panics: bool,
+) -> GRef {
     let sched = sched();
     let parent = current_g().map_or(0, |g| g.goid());
     let p = current_p();

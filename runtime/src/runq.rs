@@ -132,7 +132,12 @@ impl<T: 'static> LocalQueue<T> {
         }
         if self
             .head
-            .compare_exchange(head, head.wrapping_add(n), Ordering::AcqRel, Ordering::Relaxed)
+            .compare_exchange(
+                head,
+                head.wrapping_add(n),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
             .is_err()
         {
             return None;
@@ -160,7 +165,12 @@ impl<T: 'static> LocalQueue<T> {
             let item = self.slot(head).load(Ordering::Relaxed);
             if self
                 .head
-                .compare_exchange(head, head.wrapping_add(1), Ordering::AcqRel, Ordering::Relaxed)
+                .compare_exchange(
+                    head,
+                    head.wrapping_add(1),
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                )
                 .is_ok()
             {
                 debug_assert!(!item.is_null(), "claimed an empty slot");
@@ -198,7 +208,12 @@ impl<T: 'static> LocalQueue<T> {
             }
             if self
                 .head
-                .compare_exchange(head, head.wrapping_add(n), Ordering::AcqRel, Ordering::Relaxed)
+                .compare_exchange(
+                    head,
+                    head.wrapping_add(n),
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                )
                 .is_ok()
             {
                 break n;
@@ -206,9 +221,7 @@ impl<T: 'static> LocalQueue<T> {
         };
         // Run the last stolen item now; publish the others in dest.
         let n = n - 1;
-        let item = dest
-            .slot(dest_tail.wrapping_add(n))
-            .load(Ordering::Relaxed);
+        let item = dest.slot(dest_tail.wrapping_add(n)).load(Ordering::Relaxed);
         if n > 0 {
             debug_assert!(
                 dest_tail.wrapping_sub(dest.head.load(Ordering::Acquire)) + n <= LOCAL_QUEUE_SIZE,

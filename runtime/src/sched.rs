@@ -40,7 +40,9 @@ use crate::g::{GRef, Status, G};
 use crate::m::M;
 use crate::p::{PStatus, MAX_GOMAXPROCS, P};
 use crate::runq::LOCAL_QUEUE_SIZE;
-use crate::sync_facade::{fence, lock, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering};
+use crate::sync_facade::{
+    fence, lock, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering,
+};
 
 /// Seeded bug for the loom suite: a spinning M parks without re-checking the
 /// run queues after it stops spinning (the lost wakeup this file prevents).
@@ -238,7 +240,10 @@ impl Sched {
 
     /// Put `p` on the idle list (Go's `pidleput`). Lock held.
     pub(crate) fn pidleput(&self, locked: &mut Locked, p: &'static P) {
-        debug_assert!(p.runq_is_empty() || p.status() == PStatus::Dead, "pidleput: P has run queue");
+        debug_assert!(
+            p.runq_is_empty() || p.status() == PStatus::Dead,
+            "pidleput: P has run queue"
+        );
         p.set_status(PStatus::Idle);
         locked.pidle.push(p);
         self.npidle.fetch_add(1, Ordering::SeqCst);
@@ -254,13 +259,15 @@ impl Sched {
     /// Put `m` on the idle list (Go's `mput`). Lock held.
     fn mput(&self, locked: &mut Locked, m: &'static M) {
         locked.midle.push(m);
-        self.nmidle.store(locked.midle.len() as u32, Ordering::Relaxed);
+        self.nmidle
+            .store(locked.midle.len() as u32, Ordering::Relaxed);
     }
 
     /// Take an idle M (Go's `mget`). Lock held.
     fn mget(&self, locked: &mut Locked) -> Option<&'static M> {
         let m = locked.midle.pop()?;
-        self.nmidle.store(locked.midle.len() as u32, Ordering::Relaxed);
+        self.nmidle
+            .store(locked.midle.len() as u32, Ordering::Relaxed);
         Some(m)
     }
 
@@ -393,7 +400,7 @@ impl Sched {
             // Every 61st schedule, look at the global queue first, so that two
             // goroutines that keep readying each other through runnext cannot
             // starve it. 61 is Go's choice: prime, not too small, not too big.
-            if p.schedtick.load(Ordering::Relaxed) % 61 == 0
+            if p.schedtick.load(Ordering::Relaxed).is_multiple_of(61)
                 && self.runqsize.load(Ordering::Acquire) > 0
             {
                 let mut locked = self.lock();

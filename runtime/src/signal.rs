@@ -83,7 +83,10 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut l
         let goid = RUNNING_GOID.with(|g| g.load(Ordering::Relaxed));
         // Only async-signal-safe calls from here: write(2) and _exit(2).
         let mut buf = [0u8; 256];
-        let mut w = Writer { buf: &mut buf, len: 0 };
+        let mut w = Writer {
+            buf: &mut buf,
+            len: 0,
+        };
         w.push(b"fatal error: stack overflow\n\nruntime: goroutine stack exceeds ");
         w.push_num((crate::stack::STACK_SIZE - crate::stack::GUARD_SIZE) as u64);
         w.push(b"-byte limit\n\ngoroutine ");
@@ -100,7 +103,11 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut l
     // and reaches it.
     // SAFETY: PREV_* were filled by `install` before this handler existed.
     unsafe {
-        let prev = if sig == libc::SIGBUS { (&raw const PREV_BUS).cast() } else { (&raw const PREV_SEGV).cast() };
+        let prev = if sig == libc::SIGBUS {
+            (&raw const PREV_BUS).cast()
+        } else {
+            (&raw const PREV_SEGV).cast()
+        };
         libc::sigaction(sig, prev, std::ptr::null_mut());
     }
 }

@@ -152,7 +152,9 @@ fn install_guard(at: usize) {
                 read_max_map_count()
             ));
         }
-        crate::fatal::throw(&format!("cannot install a stack guard page: mprotect: {err}"));
+        crate::fatal::throw(&format!(
+            "cannot install a stack guard page: mprotect: {err}"
+        ));
     }
 }
 

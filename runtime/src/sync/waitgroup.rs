@@ -121,7 +121,7 @@ impl WaitGroup {
 
     #[track_caller]
     fn add_with(&self, delta: i32, order: Ordering) {
-        crate::proc::preempt_point();
+        crate::park::preempt_point();
         let state = self
             .state
             .fetch_add(((delta as i64) << 32) as u64, order)
@@ -157,7 +157,7 @@ impl WaitGroup {
     /// `add` is called again before every waiter of the previous round woke.
     #[track_caller]
     pub fn wait(&self) {
-        crate::proc::preempt_point();
+        crate::park::preempt_point();
         loop {
             let state = self.state.load(Ordering::Acquire);
             let (v, _) = split(state);
