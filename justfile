@@ -18,8 +18,25 @@ lessons:
     @cargo build -q --release -p lessons --bin lesson
     @./target/release/lesson --list
 
-# Everything CI runs: formatting, lints, the test suites.
+# Everything CI runs: formatting, lints, the test suites, the loom models and their seeded bugs.
 test:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -q -- -D warnings
     cargo test --workspace -q
+    @just loom
+    @just loom-bite
+
+# Model-check the scheduler's synchronization core with loom (grader/tests/loom_*.rs); prints what each model explored.
+loom:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    # A separate target dir: `--cfg loom` rebuilds everything, and must not
+    # invalidate the normal build's cache. LOOM_SEEDED_BUG empty: no seeded bug.
+    export RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom LOOM_SEEDED_BUG=
+    export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}"
+    cargo clippy -q --profile loom -p runtime -p grader --tests -- -D warnings
+    cargo test -q --profile loom -p grader --test 'loom_*' -- --nocapture
+
+# Prove each loom model bites: build with each seeded bug and require its model to fail.
+loom-bite:
+    grader/loom-bite.sh

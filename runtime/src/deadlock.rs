@@ -25,11 +25,20 @@ pub struct DeadlockReport {
 /// Seeded bug for the loom suite: ignore pending timers and syscalls.
 const COUNT_PENDING_WAKEUPS: bool = !cfg!(loom_seeded_bugs = "deadlock_ignores_timers");
 
+/// Seeded bug for the loom suite: the M going idle does not count itself (as
+/// if `check_dead` ran before `mput`), so the detector never fires.
+const UNCOUNTED_SELF: u32 = if cfg!(loom_seeded_bugs = "checkdead_misses_self") {
+    1
+} else {
+    0
+};
+
 /// Called with the scheduler lock held by an M that is about to sleep (Go's
-/// `checkdead`). Returns the report when the program is deadlocked.
+/// `checkdead`), after it joined the idle list. Returns the report when the
+/// program is deadlocked.
 pub(crate) fn check_dead(sched: &Sched, locked: &Locked) -> Option<DeadlockReport> {
     // Some M is still running (or in a syscall): it may wake someone.
-    let idle = locked.midle.len() as u32;
+    let idle = locked.midle.len() as u32 - UNCOUNTED_SELF;
     if locked.mcount > idle {
         return None;
     }
@@ -91,15 +100,17 @@ fn format_report(allgs: &[crate::g::GRef]) -> String {
     out
 }
 
-/// What to do when the detector fires: print the report, exit 2.
+/// What to do when the detector fires: print the report, exit 2. Called
+/// with the scheduler lock held.
 #[cfg(not(loom))]
-pub(crate) fn on_deadlock(report: DeadlockReport) -> ! {
+pub(crate) fn on_deadlock(_: &Sched, _: &mut Locked, report: DeadlockReport) -> ! {
     crate::fatal::write_stderr(&report.text);
     crate::fatal::exit(crate::fatal::EXIT_FATAL)
 }
 
-/// Under loom the model inspects the report instead of the process dying.
+/// Under loom the process cannot die: record the report for the model to
+/// inspect and stop every M, which is what exiting does to them.
 #[cfg(loom)]
-pub(crate) fn on_deadlock(report: DeadlockReport) {
-    panic!("{}", report.text);
+pub(crate) fn on_deadlock(sched: &Sched, locked: &mut Locked, report: DeadlockReport) {
+    sched.record_deadlock(locked, report);
 }

@@ -51,6 +51,9 @@
 
 pub mod deadlock;
 pub mod g;
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_api;
 pub mod m;
 pub mod p;
 pub mod park;

@@ -358,11 +358,14 @@ mod exec {
             if let Some(p) = m.p() {
                 if p.id >= sched.gomaxprocs() {
                     retire_p(sched, m);
-                    sched.stopm(m);
+                    let woken = sched.stopm(m);
+                    debug_assert!(woken, "only a loom model shuts the scheduler down");
                     continue;
                 }
             }
-            let (g, inherit) = sched.find_runnable(m);
+            let (g, inherit) = sched
+                .find_runnable(m)
+                .expect("only a loom model shuts the scheduler down");
             if m.spinning() {
                 sched.reset_spinning(m);
             }

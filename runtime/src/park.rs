@@ -21,14 +21,16 @@ use std::panic::Location;
 use crate::g::WaitReason;
 use crate::sync_facade::{thread, Arc, AtomicBool, MutexGuard, Ordering};
 
-/// Seeded bug for the loom suite: a thread waiter checks its wake flag with
-/// Relaxed, so it can return without seeing what the waker wrote before waking
-/// it.
-const WOKEN_LOAD: Ordering = if cfg!(loom_seeded_bugs = "waiter_relaxed") {
-    Ordering::Relaxed
-} else {
-    Ordering::Acquire
-};
+/// Seeded bug for the loom suite: the waker unparks a thread waiter *before*
+/// raising its wake flag. The waiter can consume the unpark, see the flag
+/// still down, park again, and never be woken: a lost wakeup.
+///
+/// (Why not seed a Relaxed load of the flag instead? Loom makes `unpark`
+/// synchronize at once and gives no scheduling point between the flag's
+/// store and the `unpark` right after it, so loom cannot observe that bug,
+/// real as it is on weak hardware; a seeded bug loom cannot catch proves
+/// nothing.)
+const FLAG_BEFORE_UNPARK: bool = !cfg!(loom_seeded_bugs = "waiter_unpark_first");
 
 /// Something blocked that can be woken: a goroutine or an OS thread.
 #[derive(Clone)]
@@ -74,9 +76,13 @@ impl Waiter {
         match self {
             #[cfg(not(loom))]
             Waiter::G(g) => crate::proc::goready(g),
-            Waiter::Thread(t) => {
+            Waiter::Thread(t) if FLAG_BEFORE_UNPARK => {
                 t.woken.store(true, Ordering::Release);
                 t.thread.unpark();
+            }
+            Waiter::Thread(t) => {
+                t.thread.unpark();
+                t.woken.store(true, Ordering::Release);
             }
         }
     }
@@ -94,7 +100,7 @@ pub fn park<T>(me: &Waiter, guard: MutexGuard<'_, T>, reason: WaitReason) {
         Waiter::Thread(t) => {
             let _ = (reason, at);
             drop(guard);
-            while !t.woken.load(WOKEN_LOAD) {
+            while !t.woken.load(Ordering::Acquire) {
                 thread::park();
             }
         }

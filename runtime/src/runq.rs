@@ -42,8 +42,8 @@ const TAIL_PUBLISH: Ordering = if cfg!(loom_seeded_bugs = "runq_tail") {
 
 /// A bounded single-producer, multi-consumer ring of `&'static T`.
 ///
-/// In the runtime `T` is a goroutine ([`crate::g::G`]); the loom models use
-/// small test values.
+/// `T` is a goroutine ([`crate::g::G`]) in the runtime and in the loom model
+/// `grader/tests/loom_runq.rs`.
 pub struct LocalQueue<T: 'static> {
     /// Index of the next item to take. Advanced by CAS (owner or thief).
     head: AtomicU32,

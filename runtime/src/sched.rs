@@ -60,6 +60,9 @@ pub(crate) struct Locked {
     pub(crate) mcount: u32,
     /// Dead Gs with stacks, shared by all Ps (Go's `sched.gFree`).
     pub(crate) gfree: Vec<GRef>,
+    /// Model-only: shutdown flag and deadlock report (see `loom_api.rs`).
+    #[cfg(loom)]
+    pub(crate) loom: crate::loom_api::LoomState,
 }
 
 /// The scheduler's global state (Go's `schedt`).
@@ -107,6 +110,8 @@ impl Sched {
                 midle: Vec::new(),
                 mcount: 0,
                 gfree: Vec::new(),
+                #[cfg(loom)]
+                loom: Default::default(),
             }),
             runqsize: AtomicUsize::new(0),
             npidle: AtomicU32::new(0),
@@ -332,6 +337,11 @@ impl Sched {
                 m.note.wakeup();
             }
             None => {
+                // A loom model that shut down has no M left to start.
+                #[cfg(loom)]
+                if locked.loom.shutdown {
+                    return self.undo_startm(&mut locked, p, spinning);
+                }
                 locked.mcount += 1;
                 drop(locked);
                 crate::m::newm(p, spinning);
@@ -341,18 +351,47 @@ impl Sched {
 
     /// Park `m` until someone hands it a P (Go's `stopm`); returns with the
     /// P acquired. Before sleeping, checks whether the program is deadlocked.
-    pub(crate) fn stopm(&self, m: &'static M) {
+    ///
+    /// Returns `false` only in a loom model, when the model shut the
+    /// scheduler down (see `loom_api.rs`); the real runtime never does.
+    pub(crate) fn stopm(&self, m: &'static M) -> bool {
+        self.midle_enter(m) && self.mpark(m)
+    }
+
+    /// First half of `stopm`: join the idle list and, now that one more M is
+    /// idle, check for deadlock. Returns `false` if the (loom) scheduler is
+    /// shut down.
+    pub(crate) fn midle_enter(&self, m: &'static M) -> bool {
         debug_assert!(m.p().is_none(), "stopm: holding P");
         debug_assert!(!m.spinning(), "stopm: spinning");
         let mut locked = self.lock();
+        #[cfg(loom)]
+        if locked.loom.shutdown {
+            return false;
+        }
         self.mput(&mut locked, m);
         if let Some(report) = crate::deadlock::check_dead(self, &locked) {
-            crate::deadlock::on_deadlock(report);
+            crate::deadlock::on_deadlock(self, &mut locked, report);
+            // Under loom `on_deadlock` returns, having shut the model down.
+            #[cfg(loom)]
+            return false;
         }
-        drop(locked);
+        true
+    }
+
+    /// Second half of `stopm`: sleep until someone hands `m` a P, and take
+    /// it (Go's `mPark` + `acquirep`). Returns `false` if woken without a P,
+    /// which only a loom model's shutdown does.
+    pub(crate) fn mpark(&self, m: &'static M) -> bool {
         m.note.sleep();
-        let p = m.take_nextp().expect("stopm: woken without a P");
+        let Some(p) = m.take_nextp() else {
+            #[cfg(not(loom))]
+            panic!("stopm: woken without a P");
+            #[cfg(loom)]
+            return false;
+        };
         self.acquirep(m, p);
+        true
     }
 
     /// An M that was spinning found work: stop spinning, and since there may
@@ -373,6 +412,23 @@ impl Sched {
         self.runqput(g, p);
     }
 
+    /// A timer was armed (or a syscall entered): some G will be made
+    /// runnable later by [`ready_pending`](Self::ready_pending), even if
+    /// every M sleeps meanwhile, so the deadlock detector must stay quiet.
+    pub fn add_pending_wakeup(&self) {
+        self.pending_wakeups.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The timer fired: make `g` runnable, *then* drop the pending count.
+    /// In that order there is no moment at which the deadlock detector sees
+    /// `g` neither runnable nor pending (the loom model `loom_deadlock.rs`
+    /// checks it).
+    pub fn ready_pending(&self, g: GRef, p: Option<&'static P>) {
+        self.ready(g, p);
+        let prev = self.pending_wakeups.fetch_sub(1, Ordering::SeqCst);
+        debug_assert!(prev > 0, "ready_pending: no pending wakeup");
+    }
+
     /// Queue a runnable `g` in `runnext` of `p` (or globally without a P) and
     /// wake an M for it (the tail of Go's `newproc` and `ready`).
     pub fn runqput(&self, g: GRef, p: Option<&'static P>) {
@@ -391,9 +447,10 @@ impl Sched {
 
     /// Find a runnable G for `m`, which holds a P; park `m` when there is
     /// none (Go's `findrunnable`). Returns the G and whether it inherits the
-    /// current time slice.
+    /// current time slice; `None` only when a loom model shut the scheduler
+    /// down while `m` was idle.
     #[doc(alias = "findrunnable")]
-    pub(crate) fn find_runnable(&self, m: &'static M) -> (GRef, bool) {
+    pub(crate) fn find_runnable(&self, m: &'static M) -> Option<(GRef, bool)> {
         'top: loop {
             let p = m.p().expect("findrunnable: no P");
 
@@ -405,20 +462,20 @@ impl Sched {
             {
                 let mut locked = self.lock();
                 if let Some(g) = self.globrunqget(&mut locked, p, 1) {
-                    return (g, false);
+                    return Some((g, false));
                 }
             }
 
             // Local queue: runnext first.
             if let Some(found) = p.runqget() {
-                return found;
+                return Some(found);
             }
 
             // Global queue.
             if self.runqsize.load(Ordering::Acquire) > 0 {
                 let mut locked = self.lock();
                 if let Some(g) = self.globrunqget(&mut locked, p, 0) {
-                    return (g, false);
+                    return Some((g, false));
                 }
             }
 
@@ -433,7 +490,7 @@ impl Sched {
                     self.nmspinning.fetch_add(1, Ordering::SeqCst);
                 }
                 if let Some(g) = self.steal_work(m, p) {
-                    return (g, false);
+                    return Some((g, false));
                 }
             }
 
@@ -441,7 +498,7 @@ impl Sched {
             // time under the lock that protects it.
             let mut locked = self.lock();
             if let Some(g) = self.globrunqget(&mut locked, p, 0) {
-                return (g, false);
+                return Some((g, false));
             }
             let p = self.releasep(m);
             self.pidleput(&mut locked, p);
@@ -466,7 +523,9 @@ impl Sched {
                 }
             }
 
-            self.stopm(m);
+            if !self.stopm(m) {
+                return None;
+            }
         }
     }
 

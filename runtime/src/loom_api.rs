@@ -1,0 +1,180 @@
+//! Entry points for the loom models in `grader/tests/loom_*.rs` (built only
+//! with `--cfg loom`; not part of the runtime's API).
+//!
+//! The models must explore *the same source* the runtime runs, so everything
+//! here is a thin wrapper that makes a crate-private function of the
+//! scheduler callable from a test, plus the one thing a model needs and the
+//! runtime does not: a way to stop. The runtime never stops its Ms (the
+//! process exits under them); a loom model must end every thread, or loom
+//! reports a deadlock. So under loom the scheduler lock also guards a
+//! shutdown flag: [`shutdown`] sets it and wakes every idle M, and `stopm`
+//! returns `false` instead of sleeping once it is set, which makes
+//! `find_runnable` return `None`. The deadlock detector, which ends the
+//! process in the runtime, records its report and shuts down the same way.
+//!
+//! Under loom the stack-switching executor is not built: an M is a loom
+//! thread that the model creates up front, and a G is a bare record (a
+//! token) that the model "runs" by calling whatever it likes in its place.
+//! The M loop of `m.rs` (`schedule` / `execute`) is three lines the models
+//! spell out themselves.
+
+pub use crate::deadlock::DeadlockReport;
+pub use crate::g::{GRef, Status, WaitReason, G};
+pub use crate::m::M;
+pub use crate::p::{PStatus, P};
+pub use crate::runq::{LocalQueue, LOCAL_QUEUE_SIZE};
+pub use crate::sched::Sched;
+pub use crate::sema::Sema;
+
+use std::panic::Location;
+
+use crate::sched::Locked;
+use crate::sync_facade::Ordering;
+
+/// Model-only state kept under the scheduler lock (a field of `Locked`).
+#[derive(Default)]
+pub(crate) struct LoomState {
+    /// Set once the model stops: idle Ms return instead of sleeping.
+    pub(crate) shutdown: bool,
+    /// What the deadlock detector reported, if it fired.
+    pub(crate) deadlock: Option<DeadlockReport>,
+}
+
+impl Sched {
+    /// Stop every M: set the flag and wake every idle M without a P. Lock
+    /// held, so an M on its way into `stopm` either sees the flag or is
+    /// already on the idle list and gets woken here.
+    fn shutdown_locked(&self, locked: &mut Locked) {
+        locked.loom.shutdown = true;
+        for m in locked.midle.drain(..) {
+            m.note.wakeup();
+        }
+        self.nmidle.store(0, Ordering::Relaxed);
+    }
+
+    /// `startm` after shutdown: there is no M to wake, and the real runtime
+    /// would be exiting rather than creating one. Give the P back and drop
+    /// the spinning M that `wakep` promised. Lock held.
+    pub(crate) fn undo_startm(&self, locked: &mut Locked, p: &'static P, spinning: bool) {
+        self.pidleput(locked, p);
+        if spinning {
+            self.nmspinning.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// The deadlock detector fired: keep the report, stop the model.
+    pub(crate) fn record_deadlock(&self, locked: &mut Locked, report: DeadlockReport) {
+        assert!(
+            locked.loom.deadlock.is_none(),
+            "deadlock reported twice:\n{}",
+            report.text
+        );
+        locked.loom.deadlock = Some(report);
+        self.shutdown_locked(locked);
+    }
+}
+
+/// A new M record, counted among the scheduler's Ms (what `newm` and
+/// `become_m` do, minus the OS thread: the model's loom thread is the M).
+/// Leaked: the scheduler hands Ms around as `&'static M`.
+pub fn new_m(sched: &Sched) -> &'static M {
+    let id = sched.mnext.fetch_add(1, Ordering::Relaxed);
+    sched.lock().mcount += 1;
+    Box::leak(Box::new(M::new(id)))
+}
+
+/// Give `m` an idle P, as `startm` + `mstart` do for a new M.
+///
+/// # Panics
+/// If no P is idle.
+pub fn acquire_idle_p(sched: &Sched, m: &'static M) -> &'static P {
+    let p = sched
+        .pidleget(&mut sched.lock())
+        .expect("acquire_idle_p: no idle P");
+    sched.acquirep(m, p);
+    p
+}
+
+/// Go's `findrunnable`; `None` once the model shut the scheduler down.
+pub fn find_runnable(sched: &Sched, m: &'static M) -> Option<(GRef, bool)> {
+    sched.find_runnable(m)
+}
+
+/// Go's `resetspinning`: a spinning M found work.
+pub fn reset_spinning(sched: &Sched, m: &M) {
+    sched.reset_spinning(m)
+}
+
+/// First half of `stopm`: put `m` on the idle list (and check for
+/// deadlock). Lets a model start with an M that is already idle, before the
+/// other threads run; that M's thread then calls [`mpark`].
+pub fn midle_enter(sched: &Sched, m: &'static M) -> bool {
+    sched.midle_enter(m)
+}
+
+/// Second half of `stopm`: sleep until handed a P (`true`), or until the
+/// model shuts down (`false`).
+pub fn mpark(sched: &Sched, m: &'static M) -> bool {
+    sched.mpark(m)
+}
+
+/// Stop the model: every idle M wakes and returns, every M that would go
+/// idle returns instead.
+pub fn shutdown(sched: &Sched) {
+    sched.shutdown_locked(&mut sched.lock());
+}
+
+/// The deadlock detector's report, if it fired.
+pub fn deadlock_report(sched: &Sched) -> Option<DeadlockReport> {
+    sched.lock().loom.deadlock.clone()
+}
+
+/// A new live G, Runnable and in no queue: the bookkeeping of Go's
+/// `newproc1` (the runtime's `newproc` adds a coroutine, which loom cannot
+/// run). Leaked, like every G (see `g.rs`).
+#[track_caller]
+pub fn new_g(sched: &Sched) -> GRef {
+    let g = sched.malg();
+    g.init_live(sched.next_goid(), 0, Location::caller());
+    sched.ngoroutines.fetch_add(1, Ordering::Relaxed);
+    g.set_status(Status::Free, Status::Runnable);
+    g
+}
+
+/// Change `g`'s status (Go's `casgstatus`), checking the transition.
+pub fn set_status(g: GRef, from: Status, to: Status) {
+    g.set_status(from, to)
+}
+
+/// Record why and where `g` blocks, then mark it Waiting: what `gopark` and
+/// the M's `park_m` do to a running G.
+#[track_caller]
+pub fn park_g(g: GRef, reason: WaitReason) {
+    g.set_wait(reason, Location::caller());
+    g.set_status(Status::Running, Status::Waiting);
+}
+
+/// Owner of `p`: put `g` in `runnext` (`next`) or at the tail of the ring;
+/// a full ring hands half of itself plus one to `overflow` (Go's `runqput`).
+/// [`Sched::runqput`] is the same with the global queue as `overflow`.
+pub fn runqput(p: &P, g: GRef, next: bool, overflow: impl FnOnce(Vec<GRef>)) {
+    p.runqput(g, next, overflow)
+}
+
+/// Owner of `p`: Go's `runqget` (runnext first, then the ring).
+pub fn runqget(p: &P) -> Option<(GRef, bool)> {
+    p.runqget()
+}
+
+/// `thief` steals half of `victim`'s queue (Go's `runqsteal`).
+pub fn runqsteal(thief: &P, victim: &P, steal_runnext: bool) -> Option<GRef> {
+    thief.steal_half_from(victim, steal_runnext)
+}
+
+/// Take everything on the global run queue.
+pub fn globrunq_take_all(sched: &Sched) -> Vec<GRef> {
+    let mut locked = sched.lock();
+    let all: Vec<GRef> = locked.runq.drain(..).collect();
+    sched.runqsize.store(0, Ordering::Release);
+    all
+}
