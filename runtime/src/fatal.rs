@@ -53,20 +53,33 @@ pub(crate) fn install_panic_hook() {
                     previous(info)
                 }
                 Some(g) => goroutine_panicked(g.goid(), info),
+                // The scheduler itself on an M: a runtime bug, Go's `throw`.
+                #[cfg(not(loom))]
+                None if crate::m::current_m().is_some() => {
+                    let at = info
+                        .location()
+                        .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                        .unwrap_or_default();
+                    throw(&format!("{}{at}", payload_text(info)))
+                }
                 None => previous(info),
             }
         }));
     });
 }
 
-fn goroutine_panicked(goid: u64, info: &PanicHookInfo<'_>) -> ! {
-    let msg = if let Some(s) = info.payload().downcast_ref::<&str>() {
+fn payload_text(info: &PanicHookInfo<'_>) -> String {
+    if let Some(s) = info.payload().downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = info.payload().downcast_ref::<String>() {
         s.clone()
     } else {
         "(non-string panic payload)".to_string()
-    };
+    }
+}
+
+fn goroutine_panicked(goid: u64, info: &PanicHookInfo<'_>) -> ! {
+    let msg = payload_text(info);
     let at = info
         .location()
         .map(|l| format!("{}:{}", l.file(), l.line()))

@@ -59,11 +59,11 @@ fn gptr(g: GRef) -> *mut G {
 }
 
 impl P {
-    /// A new, idle P.
+    /// A new P, `Dead` until `procresize` puts it on the idle list.
     pub fn new(id: usize) -> P {
         P {
             id,
-            status: AtomicU8::new(PStatus::Idle as u8),
+            status: AtomicU8::new(PStatus::Dead as u8),
             runnext: AtomicPtr::new(std::ptr::null_mut()),
             runq: LocalQueue::new(),
             schedtick: AtomicU32::new(0),

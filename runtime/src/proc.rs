@@ -175,7 +175,10 @@ where
         0,
         Location::caller(),
     );
-    p0.runqput(g1, true, |_| unreachable!("empty queue cannot overflow"));
+    // Into the ring, not runnext: main starts a fresh time slice, so P0's
+    // schedtick is 1 when user code first yields (tick 0 would make the
+    // very first decision look at the global queue: "every 61st tick").
+    p0.runqput(g1, false, |_| unreachable!("empty queue cannot overflow"));
     crate::m::schedule(sched, m0)
 }
 

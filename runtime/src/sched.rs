@@ -175,22 +175,23 @@ impl Sched {
                     p
                 }
             };
-            if p.status() == PStatus::Dead || p.status() == PStatus::Idle {
+            // A P that is still Running was retired by nobody yet (its M
+            // has not reached a scheduling point): it simply stays alive.
+            if p.status() == PStatus::Dead {
                 self.pidleput(&mut locked, p);
             }
         }
         if n < old {
-            let before = locked.pidle.len();
-            locked.pidle.retain(|p| p.id < n);
-            let removed = before - locked.pidle.len();
-            self.npidle.fetch_sub(removed as u32, Ordering::SeqCst);
-            for id in n..old {
-                let p = self.p(id).expect("p below old gomaxprocs exists");
-                if p.status() == PStatus::Idle {
-                    p.set_status(PStatus::Dead);
-                    let queued = p.drain_all();
-                    self.globrunqput_batch(&mut locked, queued);
-                }
+            // Idle Ps beyond the limit die now. A P that is being handed to
+            // an M (taken off the idle list, not yet acquired) or that an M
+            // is running is retired by that M at its next scheduling point.
+            let (dead, alive): (Vec<_>, Vec<_>) = locked.pidle.drain(..).partition(|p| p.id >= n);
+            locked.pidle = alive;
+            self.npidle.fetch_sub(dead.len() as u32, Ordering::SeqCst);
+            for p in dead {
+                p.set_status(PStatus::Dead);
+                let queued = p.drain_all();
+                self.globrunqput_batch(&mut locked, queued);
             }
         }
         self.gomaxprocs.store(n as u32, Ordering::Release);

@@ -87,9 +87,10 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut l
             buf: &mut buf,
             len: 0,
         };
-        w.push(b"fatal error: stack overflow\n\nruntime: goroutine stack exceeds ");
+        // Go's wording and order (`newstack` in runtime/stack.go).
+        w.push(b"runtime: goroutine stack exceeds ");
         w.push_num((crate::stack::STACK_SIZE - crate::stack::GUARD_SIZE) as u64);
-        w.push(b"-byte limit\n\ngoroutine ");
+        w.push(b"-byte limit\nfatal error: stack overflow\n\ngoroutine ");
         w.push_num(goid);
         w.push(b" [running]:\n");
         let len = w.len;

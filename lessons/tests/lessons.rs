@@ -1,0 +1,270 @@
+//! The lessons behave like the Go programs they port (Go 1.19 on this
+//! machine), checked on the built binaries.
+
+use std::time::Duration;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use sha1::{Digest, Sha1};
+
+fn lesson(name: &str) -> Command {
+    let mut cmd = Command::cargo_bin(name).expect("lesson binary is built");
+    cmd.env_remove("GOMAXPROCS")
+        .timeout(Duration::from_secs(60));
+    cmd
+}
+
+fn alphabet(first: char, times: usize) -> String {
+    let one: String = (0..26u8)
+        .map(|i| format!("{} ", (first as u8 + i) as char))
+        .collect();
+    one.repeat(times)
+}
+
+/// The line of `needle` in a lesson's source, for the deadlock report.
+fn line_of(file: &str, needle: &str) -> usize {
+    let path = format!("{}/src/bin/{file}", env!("CARGO_MANIFEST_DIR"));
+    let src = std::fs::read_to_string(path).unwrap();
+    src.lines()
+        .position(|l| l.contains(needle))
+        .expect("needle in source")
+        + 1
+}
+
+fn lesson1_expected() -> String {
+    format!(
+        "Start Goroutines\nWaiting To Finish\n{}{}\nTerminating Program\n",
+        alphabet('A', 3),
+        alphabet('a', 3)
+    )
+}
+
+#[test]
+fn lesson1_prints_what_go_prints_byte_for_byte() {
+    // Go 1.19, GOMAXPROCS=1: the goroutine created last (uppercase) runs
+    // first, because `go` puts the new G in runnext.
+    let out = lesson("example1")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(out, lesson1_expected());
+    insta::assert_snapshot!("lesson1_stdout", out);
+}
+
+#[test]
+fn lesson1_sets_its_own_gomaxprocs_over_the_environment() {
+    lesson("example1")
+        .env("GOMAXPROCS", "4")
+        .assert()
+        .success()
+        .stdout(lesson1_expected());
+}
+
+#[test]
+fn lesson4_forgot_wait_prints_no_letters_and_exits_0() {
+    lesson("forgot-wait")
+        .assert()
+        .code(0)
+        .stdout("Start Goroutines\nWaiting To Finish\n\nTerminating Program\n")
+        .stderr("");
+}
+
+#[test]
+fn lesson5_forgot_done_deadlocks_like_go() {
+    let assert = lesson("forgot-done").assert().code(2);
+    let out = assert.get_output();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(
+        stdout,
+        format!(
+            "Start Goroutines\nWaiting To Finish\n{}{}",
+            alphabet('A', 3),
+            alphabet('a', 3)
+        )
+    );
+    let wait_line = line_of("forgot-done.rs", "WG.wait()");
+    assert_eq!(
+        stderr,
+        format!(
+            "fatal error: all goroutines are asleep - deadlock!\n\n\
+             goroutine 1 [semacquire]:\n\tlessons/src/bin/forgot-done.rs:{wait_line}\n"
+        )
+    );
+    insta::assert_snapshot!(
+        "lesson5_stderr",
+        stderr.replace(&format!(":{wait_line}"), ":LINE")
+    );
+}
+
+#[test]
+fn lesson2_hashes_every_number_and_time_slices() {
+    let out = lesson("example2")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines.len(),
+        2 * 50_000 + 5,
+        "headers, hashes, Completed x2, footer"
+    );
+    assert_eq!(lines[0], "Create Goroutines");
+    assert_eq!(lines[1], "Waiting To Finish");
+    assert_eq!(*lines.last().unwrap(), "Terminating Program");
+
+    let mut next = [1u32, 1u32];
+    let mut completed = [false, false];
+    let mut switches = 0;
+    let mut previous: Option<usize> = None;
+    for line in &lines[2..lines.len() - 1] {
+        if let Some(prefix) = line.strip_prefix("Completed ") {
+            let who = usize::from(prefix == "B");
+            assert_eq!(next[who], 50_001, "{prefix} completed after all its lines");
+            completed[who] = true;
+            continue;
+        }
+        let (who, rest) = match line.split_at(3) {
+            ("A: ", rest) => (0, rest),
+            ("B: ", rest) => (1, rest),
+            _ => panic!("unexpected line {line:?}"),
+        };
+        let (num, hash) = rest.split_once(": ").expect("number: hash");
+        let i: u32 = num.parse().unwrap();
+        assert_eq!(num, format!("{i:05}"));
+        assert_eq!(i, next[who], "each goroutine prints its numbers in order");
+        next[who] += 1;
+        let want: String = Sha1::digest(i.to_string().as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(hash, want, "sha1 of {i}");
+        if previous.is_some_and(|p| p != who) {
+            switches += 1;
+        }
+        previous = Some(who);
+    }
+    assert_eq!(completed, [true, true]);
+    // Go 1.19 switches 6-7 times here; on one P every switch is a time slice.
+    assert!(switches >= 3, "only {switches} switches between A and B");
+}
+
+fn run_lesson3(args: &[&str]) -> (String, String) {
+    let out = lesson("example3")
+        .args(args)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn overlaps(stderr: &str) -> u32 {
+    stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("letters worked on while the other goroutine was working too: ")
+        })
+        .expect("overlap line")
+        .parse()
+        .unwrap()
+}
+
+fn ms_of<'a>(stderr: &'a str, who: &str) -> &'a str {
+    let prefix = format!("{who} ran on ");
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .expect("M line")
+}
+
+#[test]
+fn lesson3_runs_both_goroutines_at_once_on_two_ms() {
+    let (stdout, stderr) = run_lesson3(&[]);
+    let body = stdout
+        .strip_prefix("Start Goroutines\nWaiting To Finish\n")
+        .and_then(|b| b.strip_suffix("\nTerminating Program\n"))
+        .expect("header and footer");
+    let lower = body.chars().filter(|c| c.is_ascii_lowercase()).count();
+    let upper = body.chars().filter(|c| c.is_ascii_uppercase()).count();
+    assert_eq!((lower, upper), (78, 78));
+    assert!(
+        overlaps(&stderr) > 0,
+        "never computed at the same moment:\n{stderr}"
+    );
+    assert_ne!(
+        ms_of(&stderr, "lowercase"),
+        ms_of(&stderr, "uppercase"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn lesson3_on_one_p_never_overlaps() {
+    // The same program with one P: concurrency without parallelism. This is
+    // what shows the overlap detector is honest.
+    let (_, stderr) = run_lesson3(&["1"]);
+    assert_eq!(overlaps(&stderr), 0, "{stderr}");
+    assert_eq!(ms_of(&stderr, "lowercase"), ms_of(&stderr, "uppercase"));
+    assert!(stderr.contains("took turns"));
+}
+
+#[test]
+fn launcher_lists_lessons_and_rejects_unknown_ones() {
+    Command::cargo_bin("lesson")
+        .unwrap()
+        .arg("42")
+        .assert()
+        .failure()
+        .stdout("")
+        .stderr(
+            predicate::str::contains("unknown lesson '42'")
+                .and(predicate::str::contains("forgot-done")),
+        );
+    Command::cargo_bin("lesson")
+        .unwrap()
+        .arg("--list")
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("1  example1").and(predicate::str::contains("5  forgot-done")),
+        );
+}
+
+#[test]
+fn launcher_runs_by_name_and_passes_arguments_and_exit_status() {
+    Command::cargo_bin("lesson")
+        .unwrap()
+        .arg("forgot-done")
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(2);
+    Command::cargo_bin("lesson")
+        .unwrap()
+        .args(["3", "1"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("GOMAXPROCS=1"));
+}
+
+#[test]
+fn explain_prints_the_note_on_stderr_only() {
+    Command::cargo_bin("lesson")
+        .unwrap()
+        .args(["4", "--explain"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .success()
+        .stdout("Start Goroutines\nWaiting To Finish\n\nTerminating Program\n")
+        .stderr(predicate::str::contains("# Lesson 4"));
+}
