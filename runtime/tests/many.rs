@@ -3,6 +3,8 @@
 //! Linux's default `vm.max_map_count` (65530), as corosensei's `DefaultStack`,
 //! may and generator do (~32,700).
 
+#![cfg(not(loom))]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 

@@ -1,5 +1,7 @@
 //! WaitGroup as Go's `sync.WaitGroup` behaves, run on real goroutines.
 
+#![cfg(not(loom))]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
