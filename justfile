@@ -18,6 +18,22 @@ lessons:
     @cargo build -q --release -p lessons --bin lesson
     @./target/release/lesson --list
 
+# Grade exercise N (1, 1b, 2, 3, 4): each check with ✔/✘, points and why.
+check N:
+    @cargo run -q -p grader --bin grader -- check "$1"
+
+# Print the hint for exercise N.
+hint N:
+    @cargo run -q -p grader --bin grader -- hint "$1"
+
+# Which exercises pass so far.
+progress:
+    @cargo run -q -p grader --bin grader -- progress
+
+# Instructors: grade the workspace (`--gradescope PATH`, `--junit PATH`, `--submission DIR`), or a class: `just grade class DIR [--csv PATH] [--jobs N]`.
+grade *ARGS:
+    @cargo run -q -p grader --bin grader -- grade "$@"
+
 # Everything CI runs: formatting, lints, the test suites, the loom models and their seeded bugs.
 test:
     cargo fmt --all -- --check

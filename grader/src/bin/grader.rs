@@ -1,0 +1,324 @@
+//! `grader`: the command line behind `just check`, `just hint`,
+//! `just progress` and `just grade`.
+//!
+//! ```text
+//! grader check N               grade exercise N (1, 1b, 2, 3, 4)
+//! grader hint N                print the hint of exercise N
+//! grader progress              which exercises pass
+//! grader grade [OPTIONS]       every check: table, total; exit 0 iff all pass
+//!     --submission DIR           grade DIR's exercise files instead of the workspace's
+//!     --gradescope PATH          write Gradescope's results.json
+//!     --junit PATH               write JUnit XML
+//! grader class DIR [OPTIONS]   grade every submission folder under DIR (also: grade class DIR)
+//!     --csv PATH                 where the CSV goes (default grades.csv)
+//!     --jobs N                   parallel workers (default: the number of cores)
+//! grader list                  the catalog: id, points, timeout, title
+//!
+//! common: --workspace DIR (default: found from the current directory)
+//!         --work-dir DIR  (where copies are built; default target/grader-work)
+//! ```
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use grader::catalog::{self, Exercise, CHECKS, EXERCISES};
+use grader::class;
+use grader::grade::{grade, totals, CheckResult};
+use grader::report;
+use grader::workspace::{self, Submission, Worker};
+
+const USAGE: &str = "usage:
+  grader check N               grade exercise N (1, 1b, 2, 3, 4)
+  grader hint N                print the hint of exercise N
+  grader progress              which exercises pass
+  grader grade [--submission DIR] [--gradescope PATH] [--junit PATH]
+  grader class DIR [--csv PATH] [--jobs N]     (or: grader grade class DIR ...)
+  grader list                  the catalog of checks
+options for all: --workspace DIR, --work-dir DIR";
+
+/// Parsed command line: positional words and `--flag value` options.
+struct Args {
+    words: Vec<String>,
+    options: Vec<(String, String)>,
+}
+
+impl Args {
+    fn parse(raw: Vec<String>) -> Result<Args, String> {
+        let mut words = Vec::new();
+        let mut options = Vec::new();
+        let mut it = raw.into_iter();
+        while let Some(a) = it.next() {
+            if let Some(flag) = a.strip_prefix("--") {
+                if flag == "help" {
+                    return Err(String::new());
+                }
+                let (k, v) = match flag.split_once('=') {
+                    Some((k, v)) => (k.to_string(), v.to_string()),
+                    None => (
+                        flag.to_string(),
+                        it.next().ok_or_else(|| format!("--{flag} needs a value"))?,
+                    ),
+                };
+                options.push((k, v));
+            } else {
+                words.push(a);
+            }
+        }
+        Ok(Args { words, options })
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.options
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn refuse_unknown(&self, known: &[&str]) -> Result<(), String> {
+        let common = ["workspace", "work-dir"];
+        match self
+            .options
+            .iter()
+            .find(|(k, _)| !known.contains(&k.as_str()) && !common.contains(&k.as_str()))
+        {
+            Some((k, _)) => Err(format!("unknown option --{k}")),
+            None => Ok(()),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    match Args::parse(raw).and_then(|a| dispatch(&a)) {
+        Ok(code) => code,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("grader: {e}\n");
+            }
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn dispatch(args: &Args) -> Result<ExitCode, String> {
+    let root = match args.get("workspace") {
+        Some(w) => workspace::find_root(Path::new(w))
+            .ok_or_else(|| format!("{w} is not (inside) the lessons workspace"))?,
+        None => workspace::default_root()
+            .ok_or("run me inside the workspace, or pass --workspace DIR")?,
+    };
+    let work_dir = args
+        .get("work-dir")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace::target_dir(&root).join("grader-work"));
+    let words: Vec<&str> = args.words.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        ["check", key] => {
+            args.refuse_unknown(&[])?;
+            Ok(check(&root, exercise(key)?))
+        }
+        ["hint", key] => {
+            args.refuse_unknown(&[])?;
+            hint(&root, exercise(key)?)
+        }
+        ["progress"] => {
+            args.refuse_unknown(&[])?;
+            Ok(progress(&root))
+        }
+        ["grade"] => {
+            args.refuse_unknown(&["submission", "gradescope", "junit"])?;
+            grade_one(&root, &work_dir, args)
+        }
+        ["grade", "class", dir] | ["class", dir] => {
+            args.refuse_unknown(&["csv", "jobs"])?;
+            grade_class(&root, &work_dir, Path::new(dir), args)
+        }
+        ["list"] => {
+            args.refuse_unknown(&[])?;
+            list();
+            Ok(ExitCode::SUCCESS)
+        }
+        [] => Err(String::new()),
+        _ => Err(format!("cannot understand `{}`", words.join(" "))),
+    }
+}
+
+fn exercise(key: &str) -> Result<&'static Exercise, String> {
+    catalog::exercise(key).ok_or_else(|| {
+        format!(
+            "no exercise {key:?}; the exercises are {}",
+            EXERCISES
+                .iter()
+                .map(|e| e.key)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+fn exit_for(results: &[CheckResult]) -> ExitCode {
+    if results.iter().all(|r| r.passed) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `just check N`.
+fn check(root: &Path, ex: &'static Exercise) -> ExitCode {
+    println!(
+        "exercise {} ({}): {}",
+        ex.key,
+        Path::new("lessons/exercises")
+            .join(ex.file_name())
+            .display(),
+        ex.title
+    );
+    let results = grade(root, None, &[ex], &BTreeSet::new());
+    print!("{}", report::check_lines(&results));
+    let (score, max) = totals(&results);
+    if score == max {
+        println!("score {score}/{max}: exercise {} passes", ex.key);
+    } else {
+        println!("score {score}/{max}; stuck? `just hint {}`", ex.key);
+    }
+    exit_for(&results)
+}
+
+/// `just hint N`.
+fn hint(root: &Path, ex: &Exercise) -> Result<ExitCode, String> {
+    let path = root.join("lessons/exercises").join(ex.hint_name());
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `just progress`.
+fn progress(root: &Path) -> ExitCode {
+    let all: Vec<&'static Exercise> = EXERCISES.iter().collect();
+    let results = grade(root, None, &all, &BTreeSet::new());
+    let mut passed = 0;
+    for ex in EXERCISES {
+        let mine: Vec<CheckResult> = results
+            .iter()
+            .filter(|r| r.check.exercise == ex.key)
+            .cloned()
+            .collect();
+        let (score, max) = totals(&mine);
+        let ok = score == max;
+        passed += usize::from(ok);
+        println!(
+            "{} exercise {:<3} {:>2}/{:<2} {}{}",
+            report::mark(ok),
+            ex.key,
+            score,
+            max,
+            ex.title,
+            if ok {
+                String::new()
+            } else {
+                format!("   (just check {})", ex.key)
+            }
+        );
+    }
+    let (score, max) = totals(&results);
+    println!(
+        "\n{passed} of {} exercises pass; {score}/{max} points",
+        EXERCISES.len()
+    );
+    ExitCode::SUCCESS
+}
+
+/// `just grade`: the workspace itself, or `--submission DIR` on a worker
+/// copy.
+fn grade_one(root: &Path, work_dir: &Path, args: &Args) -> Result<ExitCode, String> {
+    let all: Vec<&'static Exercise> = EXERCISES.iter().collect();
+    let results = match args.get("submission") {
+        None => grade(root, None, &all, &BTreeSet::new()),
+        Some(dir) => {
+            let dir = Path::new(dir);
+            if !dir.is_dir() {
+                return Err(format!("{} is not a folder", dir.display()));
+            }
+            let worker = Worker::open(work_dir, 0)
+                .map_err(|e| format!("cannot use {}: {e}", work_dir.display()))?;
+            let graded = class::grade_submission(root, &worker, dir);
+            if let Some(e) = graded.error {
+                return Err(format!("cannot grade {}: {e}", dir.display()));
+            }
+            let sub = Submission::read(dir).map_err(|e| e.to_string())?;
+            println!(
+                "submission {} ({} of {} exercise files)",
+                dir.display(),
+                sub.files.len(),
+                EXERCISES.len()
+            );
+            graded.results
+        }
+    };
+    print!("{}", report::table(&results));
+    if let Some(path) = args.get("gradescope") {
+        write(path, &report::gradescope(&results))?;
+    }
+    if let Some(path) = args.get("junit") {
+        write(path, &report::junit(&results))?;
+    }
+    Ok(exit_for(&results))
+}
+
+fn grade_class(root: &Path, work_dir: &Path, dir: &Path, args: &Args) -> Result<ExitCode, String> {
+    let jobs = match args.get("jobs") {
+        Some(j) => j
+            .parse::<usize>()
+            .ok()
+            .filter(|&j| j > 0)
+            .ok_or_else(|| format!("--jobs wants a positive number, not {j:?}"))?,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let csv_path = args.get("csv").unwrap_or("grades.csv");
+    let max = catalog::max_points();
+    let progress = |g: &class::Graded| {
+        let (score, _) = totals(&g.results);
+        eprintln!("graded {:<24} {score:>3}/{max}", g.student);
+    };
+    let graded = class::grade_class(root, dir, work_dir, jobs, &progress)
+        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    write(csv_path, &class::csv(&graded))?;
+    for g in &graded {
+        let (score, _) = totals(&g.results);
+        println!("{:<24} {score:>3}/{max}", g.student);
+        if let Some(e) = &g.error {
+            println!("    not graded: {e}");
+        }
+        for r in g.results.iter().filter(|r| !r.passed) {
+            println!("    ✘ {}: {}", r.check.id, r.reason);
+        }
+    }
+    println!(
+        "\n{} submissions graded; CSV written to {csv_path}",
+        graded.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `grader list`.
+fn list() {
+    for c in CHECKS {
+        println!(
+            "{:<18} {:>2} pts {:>4.0} s  {}",
+            c.id,
+            c.points,
+            c.timeout.as_secs_f64(),
+            c.title
+        );
+    }
+    println!("total: {} points", catalog::max_points());
+}
+
+fn write(path: &str, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("cannot write {path}: {e}"))
+}

@@ -1,0 +1,523 @@
+//! The catalog: every exercise and every graded check.
+//!
+//! A check has an id (`ex1.countdown`), a title, points and a timeout, and a
+//! `verify` function that looks at what the exercise printed. The checks of
+//! one exercise share one run of its binary (run with the largest timeout
+//! among them); a check whose property depends on timing (parallelism) may
+//! ask for more attempts, each a fresh run, and passes if any attempt does.
+//!
+//! **Adding a check**: write a `fn(&mut Ctx) -> Result<(), String>` that
+//! returns `Err(one-line reason)` when the property fails (the helpers in
+//! `props.rs` quote the first difference), add a [`Check`] to [`CHECKS`]
+//! with a new id, and make sure the reference solution passes it and some
+//! wrong version in `grader/tests/fixtures/` fails it (`cargo test -p
+//! grader` checks both).
+
+use std::time::Duration;
+
+use crate::props::{
+    first_difference, lines, overlap, parse_counter, terminating_last, CounterLine, TERMINATING,
+};
+use crate::schedule;
+
+/// One exercise: a binary of the `lessons` package.
+#[derive(Debug)]
+pub struct Exercise {
+    /// What students type: `just check 1b`.
+    pub key: &'static str,
+    /// The binary (and file stem): `exercise1b`.
+    pub bin: &'static str,
+    /// One line.
+    pub title: &'static str,
+}
+
+impl Exercise {
+    /// `exercise1b.rs`
+    pub fn file_name(&self) -> String {
+        format!("{}.rs", self.bin)
+    }
+
+    /// `exercise1b.hint.md`, beside the exercise.
+    pub fn hint_name(&self) -> String {
+        format!("{}.hint.md", self.bin)
+    }
+
+    /// The checks of this exercise, in catalog order.
+    pub fn checks(&self) -> impl Iterator<Item = &'static Check> + '_ {
+        CHECKS.iter().filter(move |c| c.exercise == self.key)
+    }
+}
+
+/// Every exercise, in teaching order.
+pub const EXERCISES: &[Exercise] = &[
+    Exercise {
+        key: "1",
+        bin: "exercise1",
+        title: "two goroutines count, main waits for both",
+    },
+    Exercise {
+        key: "1b",
+        bin: "exercise1b",
+        title: "the same two counters in parallel (GOMAXPROCS=2)",
+    },
+    Exercise {
+        key: "2",
+        bin: "exercise2",
+        title: "fix the program that forgot to wait",
+    },
+    Exercise {
+        key: "3",
+        bin: "exercise3",
+        title: "fix the program that forgot done (deadlock)",
+    },
+    Exercise {
+        key: "4",
+        bin: "exercise4",
+        title: "predict lesson 1's schedule under GOMAXPROCS=1",
+    },
+];
+
+/// Find an exercise by key (`1b`), binary name (`exercise1b`) or file name.
+pub fn exercise(key: &str) -> Option<&'static Exercise> {
+    let key = key.trim().trim_end_matches(".rs");
+    EXERCISES
+        .iter()
+        .find(|e| e.key.eq_ignore_ascii_case(key) || e.bin == key)
+}
+
+/// The program lesson 1 is built from; exercise 4 runs it.
+pub const LESSON1: &str = "example1";
+
+/// What a check's `verify` sees: the exercise's runs, made on demand.
+pub trait Ctx {
+    /// Stdout of a clean run (status 0) of the exercise; `Err` with the
+    /// reason when it did not build or did not run cleanly. Each attempt of
+    /// a check gets a fresh run; checks share the first.
+    fn output(&mut self) -> Result<String, String>;
+
+    /// Stdout of the `nth` clean run of another binary of the `lessons`
+    /// package (exercise 4 runs lesson 1).
+    fn lesson_output(&mut self, bin: &str, nth: u32) -> Result<String, String>;
+}
+
+/// One graded check.
+pub struct Check {
+    /// Stable id, `ex<key>.<name>`: the column in CSVs, the name in
+    /// Gradescope.
+    pub id: &'static str,
+    /// The exercise's key.
+    pub exercise: &'static str,
+    /// What passing means, in one line.
+    pub title: &'static str,
+    /// Points when it passes (zero otherwise).
+    pub points: u32,
+    /// Time limit of the exercise's run.
+    pub timeout: Duration,
+    /// Runs to try before failing (more than one only for timing-sensitive
+    /// properties).
+    pub attempts: u32,
+    /// The property: `Err(one-line reason)` when it does not hold.
+    pub verify: fn(&mut dyn Ctx) -> Result<(), String>,
+}
+
+impl std::fmt::Debug for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Check").field("id", &self.id).finish()
+    }
+}
+
+/// Find a check by id.
+pub fn check(id: &str) -> Option<&'static Check> {
+    CHECKS.iter().find(|c| c.id == id)
+}
+
+/// Sum of all points.
+pub fn max_points() -> u32 {
+    CHECKS.iter().map(|c| c.points).sum()
+}
+
+const T: Duration = Duration::from_secs(10);
+
+/// Every check, grouped by exercise.
+pub const CHECKS: &[Check] = &[
+    // Exercise 1.
+    Check {
+        id: "ex1.countdown",
+        exercise: "1",
+        title: "A prints 100 down to 0: in order, each number once",
+        points: 2,
+        timeout: T,
+        attempts: 1,
+        verify: |c| counter(&c.output()?, false, 'A', (0..=100).rev().collect()),
+    },
+    Check {
+        id: "ex1.countup",
+        exercise: "1",
+        title: "B prints 0 up to 100: in order, each number once",
+        points: 2,
+        timeout: T,
+        attempts: 1,
+        verify: |c| counter(&c.output()?, false, 'B', (0..=100).collect()),
+    },
+    Check {
+        id: "ex1.format",
+        exercise: "1",
+        title: "every line is [A:n], [B:n] or Terminating Program",
+        points: 1,
+        timeout: T,
+        attempts: 1,
+        verify: |c| only_counter_lines(&c.output()?, false),
+    },
+    Check {
+        id: "ex1.terminating",
+        exercise: "1",
+        title: "Terminating Program once, last, after both counters finished",
+        points: 1,
+        timeout: T,
+        attempts: 1,
+        verify: |c| counters_then_terminating(&c.output()?, false),
+    },
+    // Exercise 1b.
+    Check {
+        id: "ex1b.countdown",
+        exercise: "1b",
+        title: "A prints 100 down to 0: in order, each number once",
+        points: 1,
+        timeout: T,
+        attempts: 1,
+        verify: |c| counter(&c.output()?, true, 'A', (0..=100).rev().collect()),
+    },
+    Check {
+        id: "ex1b.countup",
+        exercise: "1b",
+        title: "B prints 0 up to 100: in order, each number once",
+        points: 1,
+        timeout: T,
+        attempts: 1,
+        verify: |c| counter(&c.output()?, true, 'B', (0..=100).collect()),
+    },
+    Check {
+        id: "ex1b.format",
+        exercise: "1b",
+        title: "every line is [A:n Mk], [B:n Mk] or Terminating Program",
+        points: 1,
+        timeout: T,
+        attempts: 1,
+        verify: |c| only_counter_lines(&c.output()?, true),
+    },
+    Check {
+        id: "ex1b.terminating",
+        exercise: "1b",
+        title: "Terminating Program once, last, after both counters finished",
+        points: 1,
+        timeout: T,
+        attempts: 1,
+        verify: |c| counters_then_terminating(&c.output()?, true),
+    },
+    Check {
+        id: "ex1b.parallel",
+        exercise: "1b",
+        title: "A and B ran at the same time, on two Ms",
+        points: 3,
+        timeout: T,
+        attempts: 3,
+        verify: |c| parallel(&c.output()?),
+    },
+    // Exercise 2.
+    Check {
+        id: "ex2.workers",
+        exercise: "2",
+        title: "each worker prints its 3 steps, in order, exactly once",
+        points: 2,
+        timeout: T,
+        attempts: 1,
+        verify: |c| workers(&c.output()?),
+    },
+    Check {
+        id: "ex2.terminating",
+        exercise: "2",
+        title: "Terminating Program once, last, after every worker finished",
+        points: 2,
+        timeout: T,
+        attempts: 1,
+        verify: |c| {
+            let out = c.output()?;
+            let is_step = |l: &str| l.starts_with("worker ");
+            terminating_last(&lines(&out), "the workers", is_step, 9)
+        },
+    },
+    // Exercise 3.
+    Check {
+        id: "ex3.no-deadlock",
+        exercise: "3",
+        title: "finishes without a deadlock, exit status 0",
+        points: 2,
+        timeout: T,
+        attempts: 1,
+        verify: |c| c.output().map(drop),
+    },
+    Check {
+        id: "ex3.sums",
+        exercise: "3",
+        title: "each of the 3 sums printed exactly once, and right",
+        points: 1,
+        timeout: T,
+        attempts: 1,
+        verify: |c| sums(&c.output()?),
+    },
+    Check {
+        id: "ex3.terminating",
+        exercise: "3",
+        title: "Terminating Program once, last, after every sum",
+        points: 1,
+        timeout: T,
+        attempts: 1,
+        verify: |c| {
+            let out = c.output()?;
+            let is_sum = |l: &str| l.starts_with("sum of ");
+            terminating_last(&lines(&out), "the goroutines", is_sum, 3)
+        },
+    },
+    // Exercise 4.
+    Check {
+        id: "ex4.schedule",
+        exercise: "4",
+        title: "the predicted order is the order lesson 1 really runs in",
+        points: 3,
+        timeout: T,
+        attempts: 1,
+        verify: predicted_schedule,
+    },
+    Check {
+        id: "ex4.why",
+        exercise: "4",
+        title: "a one-line explanation naming the mechanism",
+        points: 1,
+        timeout: T,
+        attempts: 1,
+        verify: |c| schedule::check_why(&schedule::parse_prediction(&c.output()?)),
+    },
+];
+
+fn counter_lines(out: &str, with_m: bool) -> Vec<CounterLine> {
+    out.lines()
+        .filter_map(|l| parse_counter(l, with_m))
+        .collect()
+}
+
+/// Goroutine `name` printed exactly `expected`, in that order.
+fn counter(out: &str, with_m: bool, name: char, expected: Vec<i64>) -> Result<(), String> {
+    let mine: Vec<i64> = counter_lines(out, with_m)
+        .iter()
+        .filter(|l| l.name == name)
+        .map(|l| l.n)
+        .collect();
+    let show = |v: &[i64]| -> Vec<String> {
+        v.iter()
+            .map(|n| {
+                if with_m {
+                    format!("[{name}:{n} M_]")
+                } else {
+                    format!("[{name}:{n}]")
+                }
+            })
+            .collect()
+    };
+    match first_difference(&format!("{name}'s lines"), &show(&expected), &show(&mine)) {
+        None => Ok(()),
+        Some(diff) => Err(diff),
+    }
+}
+
+fn only_counter_lines(out: &str, with_m: bool) -> Result<(), String> {
+    let shape = if with_m {
+        "[A:n Mk], [B:n Mk]"
+    } else {
+        "[A:n], [B:n]"
+    };
+    let mut counters = 0;
+    for (i, line) in out.lines().enumerate() {
+        match parse_counter(line, with_m) {
+            Some(l) if l.name == 'A' || l.name == 'B' => counters += 1,
+            _ if line == TERMINATING => {}
+            _ => {
+                return Err(format!(
+                    "line {} is not {shape} or {TERMINATING}: {line:?}",
+                    i + 1
+                ))
+            }
+        }
+    }
+    if counters == 0 {
+        return Err(format!("no line of the form {shape}"));
+    }
+    Ok(())
+}
+
+fn counters_then_terminating(out: &str, with_m: bool) -> Result<(), String> {
+    let is_counter = |l: &str| parse_counter(l, with_m).is_some();
+    terminating_last(&lines(out), "both counters", is_counter, 202)
+}
+
+fn parallel(out: &str) -> Result<(), String> {
+    let lines = counter_lines(out, true);
+    let ms: std::collections::BTreeSet<u64> = lines.iter().filter_map(|l| l.m).collect();
+    if lines.is_empty() {
+        return Err("no line of the form [A:n Mk]: cannot tell which M ran what".into());
+    }
+    if ms.len() < 2 {
+        return Err(format!(
+            "every line came from one M ({}): the goroutines took turns on one thread (is GOMAXPROCS 2?)",
+            ms.iter()
+                .map(|m| format!("M{m}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        ));
+    }
+    match overlap(&lines) {
+        Some(_) => Ok(()),
+        None => Err(format!(
+            "the goroutines used Ms {} but never at the same time: one finished (or paused) before the other printed (does each number call work()?)",
+            ms.iter()
+                .map(|m| format!("M{m}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        )),
+    }
+}
+
+fn workers(out: &str) -> Result<(), String> {
+    for id in 1..=3 {
+        let prefix = format!("worker {id}: ");
+        let steps: Vec<String> = out
+            .lines()
+            .filter(|l| l.starts_with(&prefix))
+            .map(str::to_string)
+            .collect();
+        let expected: Vec<String> = (1..=3).map(|s| format!("{prefix}step {s}")).collect();
+        if let Some(diff) = first_difference(&format!("worker {id}'s lines"), &expected, &steps) {
+            return Err(diff);
+        }
+    }
+    if let Some(stray) = out
+        .lines()
+        .find(|l| !l.starts_with("worker ") && *l != TERMINATING)
+    {
+        return Err(format!("unexpected line: {stray:?}"));
+    }
+    Ok(())
+}
+
+fn sums(out: &str) -> Result<(), String> {
+    for n in [10u64, 100, 1000] {
+        let prefix = format!("sum of 1..={n} = ");
+        let found: Vec<&str> = out.lines().filter(|l| l.starts_with(&prefix)).collect();
+        let want = format!("{prefix}{}", n * (n + 1) / 2);
+        match found.as_slice() {
+            [] => return Err(format!("missing: -{want}")),
+            [one] if *one == want => {}
+            [one] => return Err(format!("-{want} +{one}")),
+            many => return Err(format!("{want:?} printed {} times", many.len())),
+        }
+    }
+    Ok(())
+}
+
+/// Runs of lesson 1 to try before saying the prediction is wrong: a run
+/// that a time slice cut (a loaded machine) shows extra stretches, and the
+/// prediction is about the undisturbed schedule.
+const LESSON_RUNS: u32 = 3;
+
+fn predicted_schedule(c: &mut dyn Ctx) -> Result<(), String> {
+    let prediction = schedule::parse_prediction(&c.output()?);
+    let mut first_err = None;
+    for nth in 0..LESSON_RUNS {
+        let lesson = c.lesson_output(LESSON1, nth)?;
+        let actual = schedule::from_lesson_output(&lesson)?;
+        match schedule::check_order(&prediction.order, &actual) {
+            Ok(()) => return Ok(()),
+            Err(e) if prediction.order.is_empty() => return Err(e),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_err.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_exercises_known() {
+        let mut ids: Vec<_> = CHECKS.iter().map(|c| c.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), CHECKS.len());
+        for c in CHECKS {
+            let ex = exercise(c.exercise).expect("check of a known exercise");
+            assert!(c.id.starts_with(&format!("ex{}.", ex.key)), "{}", c.id);
+            assert!(c.points > 0 && c.attempts > 0);
+        }
+        for ex in EXERCISES {
+            assert!(ex.checks().count() >= 2, "exercise {} is graded", ex.key);
+        }
+        assert_eq!(exercise("exercise1b.rs").unwrap().key, "1b");
+        assert_eq!(exercise("1B").unwrap().key, "1b");
+        assert!(exercise("9").is_none());
+    }
+
+    fn ex1_output(
+        order_a: impl Iterator<Item = i64>,
+        order_b: impl Iterator<Item = i64>,
+    ) -> String {
+        let mut s = String::new();
+        for n in order_b {
+            s += &format!("[B:{n}]\n");
+        }
+        for n in order_a {
+            s += &format!("[A:{n}]\n");
+        }
+        s + TERMINATING + "\n"
+    }
+
+    #[test]
+    fn exercise1_properties() {
+        let good = ex1_output((0..=100).rev(), 0..=100);
+        assert_eq!(
+            counter(&good, false, 'A', (0..=100).rev().collect()),
+            Ok(())
+        );
+        assert_eq!(only_counter_lines(&good, false), Ok(()));
+        assert_eq!(counters_then_terminating(&good, false), Ok(()));
+        let short = ex1_output((1..=100).rev(), 0..=100);
+        assert_eq!(
+            counter(&short, false, 'A', (0..=100).rev().collect()).unwrap_err(),
+            "A's lines: stops after line 100 ([A:1]): -[A:0]"
+        );
+        assert!(counters_then_terminating(&short, false)
+            .unwrap_err()
+            .contains("201 of their 202"));
+        assert!(only_counter_lines("100\n", false)
+            .unwrap_err()
+            .contains("line 1 is not"));
+    }
+
+    #[test]
+    fn workers_and_sums() {
+        let mut out = String::new();
+        for step in 1..=3 {
+            for id in 1..=3 {
+                out += &format!("worker {id}: step {step}\n");
+            }
+        }
+        assert_eq!(workers(&out), Ok(()));
+        assert!(workers("worker 1: step 1\n")
+            .unwrap_err()
+            .contains("stops after line 1"));
+        let sums_ok = "sum of 1..=1000 = 500500\nsum of 1..=10 = 55\nsum of 1..=100 = 5050\n";
+        assert_eq!(sums(sums_ok), Ok(()));
+        assert!(sums("sum of 1..=10 = 56\n").unwrap_err().contains("+sum"));
+    }
+}
