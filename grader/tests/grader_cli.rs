@@ -1,0 +1,468 @@
+//! The grader, graded: the real `grader` binary on the reference solutions
+//! (every check passes), on the shipped templates (every check fails) and on
+//! the known-wrong versions in `fixtures/` (exactly the expected checks
+//! fail, each with the expected reason, and nothing else is lost).
+//!
+//! Builds happen in worker copies under cargo's test scratch directory, which
+//! persists between runs, so a second run only recompiles what changed.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use grader::catalog::{CHECKS, EXERCISES};
+use grader::workspace::{Submission, Worker};
+use predicates::prelude::*;
+
+/// Each fixture: the checks it must fail, each with a piece of the reason.
+const FIXTURES: &[(&str, &[(&str, &str)])] = &[
+    (
+        "forgot-wait",
+        &[
+            ("ex2.workers", "worker 1's lines: none printed"),
+            ("ex2.terminating", "0 of their 9 lines"),
+        ],
+    ),
+    (
+        "forgot-done",
+        &[
+            ("ex3.no-deadlock", "deadlock (fatal error: all goroutines are asleep"),
+            ("ex3.sums", "deadlock"),
+            ("ex3.terminating", "deadlock"),
+        ],
+    ),
+    (
+        "wrong-range",
+        &[
+            ("ex1.countdown", "stops after line 100 ([A:1]): -[A:0]"),
+            ("ex1.terminating", "201 of their 202"),
+        ],
+    ),
+    (
+        "missing-ids",
+        &[
+            ("ex1.countdown", "none printed"),
+            ("ex1.countup", "none printed"),
+            ("ex1.format", "is not [A:n], [B:n] or Terminating Program"),
+            ("ex1.terminating", "0 of their 202"),
+        ],
+    ),
+    ("serial", &[("ex1b.parallel", "every line came from one M")]),
+    (
+        "infinite-loop",
+        &[
+            ("ex2.workers", "did not finish within"),
+            ("ex2.terminating", "did not finish within"),
+        ],
+    ),
+    (
+        "panic",
+        &[
+            ("ex3.no-deadlock", "panicked (panic: index out of bounds"),
+            ("ex3.sums", "panicked"),
+            ("ex3.terminating", "panicked"),
+        ],
+    ),
+    (
+        "compile-error",
+        &[
+            ("ex2.workers", "does not compile: error[E0425]"),
+            ("ex2.terminating", "does not compile"),
+        ],
+    ),
+    (
+        "unbounded-spawn",
+        &[
+            ("ex3.no-deadlock", "killed"),
+            ("ex3.sums", "killed"),
+            ("ex3.terminating", "killed"),
+        ],
+    ),
+    (
+        "flood",
+        &[
+            ("ex1.countdown", "printed more than"),
+            ("ex1.countup", "printed more than"),
+            ("ex1.format", "printed more than"),
+            ("ex1.terminating", "printed more than"),
+        ],
+    ),
+    (
+        "wrong-prediction",
+        &[
+            ("ex4.schedule", "predicted main → lowercase → uppercase → main, but lesson 1 ran main → uppercase → lowercase → main"),
+            ("ex4.why", "does not name the mechanism"),
+        ],
+    ),
+];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace")
+        .to_path_buf()
+}
+
+fn scratch() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("grader-tests")
+}
+
+/// Worker copies for these tests (kept between runs).
+fn work_dir() -> PathBuf {
+    scratch().join("work")
+}
+
+fn solutions() -> PathBuf {
+    root().join("lessons/solutions")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    root().join("grader/tests/fixtures").join(name)
+}
+
+fn copy_rs(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "rs") {
+            fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
+/// The shipped templates are only templates while nobody solved them.
+fn templates_are_pristine() -> bool {
+    let out = std::process::Command::new("git")
+        .args(["status", "--porcelain", "--", "lessons/exercises"])
+        .current_dir(root())
+        .output();
+    match out {
+        Ok(o) if o.status.success() => o.stdout.is_empty(),
+        _ => true,
+    }
+}
+
+/// A class folder: the solutions, the templates, and each fixture laid over
+/// the solutions.
+fn class_dir() -> PathBuf {
+    let dir = scratch().join("class");
+    let _ = fs::remove_dir_all(&dir);
+    copy_rs(&solutions(), &dir.join("solutions/lessons/exercises"));
+    // Flat, as Gradescope hands files over.
+    copy_rs(&root().join("lessons/exercises"), &dir.join("templates"));
+    for (name, _) in FIXTURES {
+        let ex = dir.join(name).join("lessons/exercises");
+        copy_rs(&solutions(), &ex);
+        copy_rs(&fixture(name), &ex);
+    }
+    dir
+}
+
+/// Split one CSV line (RFC 4180 quoting).
+fn csv_fields(line: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                fields.last_mut().unwrap().push('"');
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(String::new()),
+            (c, _) => fields.last_mut().unwrap().push(c),
+        }
+    }
+    fields
+}
+
+#[test]
+fn a_class_run_fails_exactly_the_expected_checks() {
+    let dir = class_dir();
+    let csv_path = scratch().join("grades.csv");
+    let assert = Command::cargo_bin("grader")
+        .unwrap()
+        .args(["grade", "class"])
+        .arg(&dir)
+        .arg("--csv")
+        .arg(&csv_path)
+        .arg("--work-dir")
+        .arg(work_dir())
+        .args(["--jobs", "2", "--workspace"])
+        .arg(root())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!(
+            "{} submissions graded",
+            FIXTURES.len() + 2
+        )));
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+
+    let csv = fs::read_to_string(&csv_path).unwrap();
+    let mut lines = csv.lines();
+    let header = csv_fields(lines.next().unwrap());
+    let ids: Vec<&str> = CHECKS.iter().map(|c| c.id).collect();
+    assert_eq!(header[0], "student");
+    assert_eq!(&header[1..=ids.len()], ids.as_slice());
+    assert_eq!(header[ids.len() + 1..], ["total", "failed"]);
+    let rows: BTreeMap<String, Vec<String>> = lines
+        .map(|l| {
+            let f = csv_fields(l);
+            assert_eq!(f.len(), header.len(), "row {l}");
+            (f[0].clone(), f)
+        })
+        .collect();
+    let points = |row: &[String], i: usize| row[i + 1].parse::<u32>().unwrap();
+    let total = |row: &[String]| row[ids.len() + 1].parse::<u32>().unwrap();
+    let max: u32 = CHECKS.iter().map(|c| c.points).sum();
+
+    let sol = &rows["solutions"];
+    assert_eq!(total(sol), max, "the solutions pass everything: {stdout}");
+
+    if templates_are_pristine() {
+        let t = &rows["templates"];
+        assert_eq!(total(t), 0, "every check fails on the templates: {stdout}");
+    }
+
+    for (name, must_fail) in FIXTURES {
+        let row = &rows[*name];
+        let failed = &row[ids.len() + 2];
+        for (i, c) in CHECKS.iter().enumerate() {
+            match must_fail.iter().find(|(id, _)| *id == c.id) {
+                Some((id, why)) => {
+                    assert_eq!(points(row, i), 0, "{name}: {id} must fail");
+                    assert!(
+                        failed.contains(&format!("{id}: ")) && failed.contains(why),
+                        "{name}: {id} must fail because {why:?}; failed: {failed}"
+                    );
+                }
+                None => assert_eq!(
+                    points(row, i),
+                    c.points,
+                    "{name}: {} must still pass; failed: {failed}",
+                    c.id
+                ),
+            }
+        }
+        assert_eq!(
+            total(row),
+            max - must_fail
+                .iter()
+                .map(|(id, _)| grader::catalog::check(id).unwrap().points)
+                .sum::<u32>()
+        );
+    }
+}
+
+#[test]
+fn grade_writes_gradescope_results_and_junit() {
+    let out = scratch().join("reports");
+    fs::create_dir_all(&out).unwrap();
+    let (json_path, xml_path) = (out.join("results.json"), out.join("junit.xml"));
+    Command::cargo_bin("grader")
+        .unwrap()
+        .args(["grade", "--submission"])
+        .arg(solutions())
+        .arg("--gradescope")
+        .arg(&json_path)
+        .arg("--junit")
+        .arg(&xml_path)
+        .arg("--work-dir")
+        .arg(work_dir())
+        .arg("--workspace")
+        .arg(root())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("total: 25/25 points"));
+    let json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&json_path).unwrap()).unwrap();
+    assert_eq!(json["score"], 25);
+    let tests = json["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), CHECKS.len());
+    for (t, c) in tests.iter().zip(CHECKS) {
+        assert_eq!(t["status"], "passed");
+        assert_eq!(t["score"], c.points);
+        assert_eq!(t["max_score"], c.points);
+        assert!(t["name"].as_str().unwrap().starts_with(c.id));
+    }
+    let xml = fs::read_to_string(&xml_path).unwrap();
+    assert!(xml.contains(&format!("tests=\"{}\" failures=\"0\"", CHECKS.len())));
+
+    // One wrong file, the rest not handed in: exit 1, and the reasons.
+    Command::cargo_bin("grader")
+        .unwrap()
+        .args(["grade", "--submission"])
+        .arg(fixture("wrong-range"))
+        .arg("--gradescope")
+        .arg(&json_path)
+        .arg("--junit")
+        .arg(&xml_path)
+        .arg("--work-dir")
+        .arg(work_dir())
+        .arg("--workspace")
+        .arg(root())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("total: 3/25 points"));
+    let json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&json_path).unwrap()).unwrap();
+    assert_eq!(json["score"], 3);
+    let by_id = |id: &str| {
+        json["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["number"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_id("ex1.countdown")["status"], "failed");
+    assert!(by_id("ex1.countdown")["output"]
+        .as_str()
+        .unwrap()
+        .contains("-[A:0]"));
+    assert_eq!(by_id("ex1.countup")["status"], "passed");
+    assert_eq!(
+        by_id("ex2.workers")["output"],
+        "exercise2.rs was not submitted"
+    );
+    let xml = fs::read_to_string(&xml_path).unwrap();
+    assert!(xml.contains("failures=\"14\""), "{xml}");
+    assert!(xml.contains("<failure message=\"A&apos;s lines: stops after line 100"));
+}
+
+#[test]
+fn students_commands_check_hint_and_progress() {
+    // A workspace of the student's own: two exercises solved, three wrong.
+    let worker = Worker::open(&work_dir(), 7).unwrap();
+    let mut files = BTreeMap::new();
+    for (file, from) in [
+        ("exercise1.rs", fixture("wrong-range")),
+        ("exercise1b.rs", solutions()),
+        ("exercise2.rs", solutions()),
+        ("exercise3.rs", fixture("forgot-done")),
+        ("exercise4.rs", fixture("wrong-prediction")),
+    ] {
+        files.insert(file.to_string(), fs::read(from.join(file)).unwrap());
+    }
+    let sub = Submission {
+        name: "student".into(),
+        files,
+    };
+    worker.prepare(&root(), &sub).unwrap();
+    let grader = || {
+        let mut cmd = Command::cargo_bin("grader").unwrap();
+        cmd.current_dir(worker.root().join("lessons"))
+            .env("CARGO_TARGET_DIR", worker.target());
+        cmd
+    };
+
+    grader()
+        .args(["check", "2"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("✔  2/2  ex2.workers"))
+        .stdout(predicate::str::contains("score 4/4: exercise 2 passes"));
+    grader()
+        .args(["check", "1"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("✘  0/2  ex1.countdown"))
+        .stdout(predicate::str::contains(
+            "→ A's lines: stops after line 100 ([A:1]): -[A:0]",
+        ))
+        .stdout(predicate::str::contains("✔  2/2  ex1.countup"))
+        .stdout(predicate::str::contains("score 3/6; stuck? `just hint 1`"));
+    grader()
+        .args(["progress"])
+        .assert()
+        .success()
+        .stdout(predicate::str::is_match(r"✘ exercise 1 +3/6").unwrap())
+        .stdout(predicate::str::is_match(r"✔ exercise 1b +7/7").unwrap())
+        .stdout(predicate::str::contains(
+            "2 of 5 exercises pass; 14/25 points",
+        ));
+    grader()
+        .args(["hint", "1b"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("runtime::current_m_id()"));
+    grader()
+        .args(["check", "7"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("the exercises are 1, 1b, 2, 3, 4"));
+}
+
+#[test]
+fn every_exercise_has_a_template_a_hint_a_solution_and_a_bin() {
+    let manifest = fs::read_to_string(root().join("lessons/Cargo.toml")).unwrap();
+    for ex in EXERCISES {
+        let template = root().join("lessons/exercises").join(ex.file_name());
+        assert!(template.is_file(), "{}", template.display());
+        assert!(root()
+            .join("lessons/exercises")
+            .join(ex.hint_name())
+            .is_file());
+        assert!(solutions().join(ex.file_name()).is_file());
+        assert!(
+            manifest.contains(&format!(
+                "name = \"{}\"\npath = \"exercises/{}\"",
+                ex.bin,
+                ex.file_name()
+            )),
+            "lessons/Cargo.toml builds {}",
+            ex.bin
+        );
+    }
+}
+
+#[test]
+fn list_shows_the_catalog() {
+    let assert = Command::cargo_bin("grader")
+        .unwrap()
+        .arg("list")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("total: 25 points"));
+    let out = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    for c in CHECKS {
+        assert!(out.contains(c.id), "{} listed", c.id);
+    }
+}
+
+#[test]
+fn the_gradescope_script_writes_results_json() {
+    let out = scratch().join("gradescope");
+    let _ = fs::remove_dir_all(&out);
+    // Gradescope hands over the uploaded files as they are: flat.
+    let upload = out.join("submission");
+    copy_rs(&solutions(), &upload);
+    fs::copy(
+        fixture("serial").join("exercise1b.rs"),
+        upload.join("exercise1b.rs"),
+    )
+    .unwrap();
+    let results = out.join("results/results.json");
+    Command::new("bash")
+        .arg(root().join("grader/gradescope/run_autograder"))
+        .env("AUTOGRADER_SUBMISSION", &upload)
+        .env("AUTOGRADER_RESULTS", &results)
+        .env("GRADER_BIN", assert_cmd::cargo::cargo_bin("grader"))
+        .env("GRADER_WORK_DIR", work_dir())
+        .assert()
+        .success();
+    let json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&results).unwrap()).unwrap();
+    assert_eq!(json["score"], 22);
+    let failed: Vec<&str> = json["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["status"] == "failed")
+        .map(|t| t["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["ex1b.parallel"]);
+}
