@@ -85,16 +85,21 @@ impl Outcome {
         };
         match &self.ending {
             Ending::Exited(code) => {
+                // The first goroutine of the report and where it stands.
+                let mut report = self
+                    .stderr
+                    .lines()
+                    .skip_while(|s| !s.starts_with("goroutine "));
+                let goroutine = report.next().map(|g| g.trim_end_matches(':'));
+                let at = report.next().map(str::trim);
                 if let Some(l) = first("fatal error: all goroutines are asleep") {
-                    format!("deadlock ({l}), exit status {code}")
+                    let who = match (goroutine, at) {
+                        (Some(g), Some(at)) => format!("; {g} at {at}"),
+                        _ => String::new(),
+                    };
+                    format!("deadlock ({l}{who}), exit status {code}")
                 } else if let Some(l) = first("panic: ") {
-                    let at = self
-                        .stderr
-                        .lines()
-                        .skip_while(|s| !s.starts_with("goroutine "))
-                        .nth(1)
-                        .map(|s| format!(" at {}", s.trim()))
-                        .unwrap_or_default();
+                    let at = at.map(|a| format!(" at {a}")).unwrap_or_default();
                     format!("panicked ({l}{at}), exit status {code}")
                 } else if let Some(l) = first("fatal error: ") {
                     format!("{l}, exit status {code}")
@@ -293,12 +298,13 @@ mod tests {
     #[test]
     fn runtime_failures_are_named() {
         let o = sh(
-            "echo 'fatal error: all goroutines are asleep - deadlock!' >&2; exit 2",
+            "printf 'fatal error: all goroutines are asleep - deadlock!\\n\\ngoroutine 1 [semacquire]:\\n\\tsrc/main.rs:9\\n' >&2; exit 2",
             quick(),
         );
-        assert!(o
-            .failure()
-            .starts_with("deadlock (fatal error: all goroutines"));
+        assert_eq!(
+            o.failure(),
+            "deadlock (fatal error: all goroutines are asleep - deadlock!; goroutine 1 [semacquire] at src/main.rs:9), exit status 2"
+        );
         let o = sh(
             "printf 'panic: boom\\n\\ngoroutine 5 [running]:\\n\\tsrc/x.rs:3\\n' >&2; exit 2",
             quick(),

@@ -177,8 +177,18 @@ fn check(root: &Path, ex: &'static Exercise) -> ExitCode {
             .display(),
         ex.title
     );
+    eprintln!("building and running {} ...", ex.bin);
     let results = grade(root, None, &[ex], &BTreeSet::new());
     print!("{}", report::check_lines(&results));
+    if results
+        .iter()
+        .any(|r| r.reason.starts_with("does not compile"))
+    {
+        println!(
+            "the compiler's full message: cargo build -p lessons --bin {}",
+            ex.bin
+        );
+    }
     let (score, max) = totals(&results);
     if score == max {
         println!("score {score}/{max}: exercise {} passes", ex.key);
@@ -200,6 +210,7 @@ fn hint(root: &Path, ex: &Exercise) -> Result<ExitCode, String> {
 /// `just progress`.
 fn progress(root: &Path) -> ExitCode {
     let all: Vec<&'static Exercise> = EXERCISES.iter().collect();
+    eprintln!("building and running every exercise ...");
     let results = grade(root, None, &all, &BTreeSet::new());
     let mut passed = 0;
     for ex in EXERCISES {
