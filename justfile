@@ -56,3 +56,13 @@ loom:
 # Prove each loom model bites: build with each seeded bug and require its model to fail.
 loom-bite:
     grader/loom-bite.sh
+
+# Benchmarks beside OS threads, tokio, may (and Go when `go` is on PATH): one table of medians and ratios.
+bench *ARGS:
+    cargo build -q --release -p bench --features peers
+    ./target/release/bench "$@"
+
+# Soak run (minutes): 1M goroutines at once, 10M channel operations, churn; checks RSS, num_goroutine, no lost message.
+soak *ARGS:
+    cargo build -q --release -p bench --bin soak
+    ./target/release/soak "$@"

@@ -1,0 +1,141 @@
+// The benchmark workloads as Go programs, for the Go column of `just bench`.
+//
+// Usage: bench-go spawn|pingpong|idle|cpu N   (GOMAXPROCS from the environment)
+//
+// Each workload mirrors the Rust one in ../src/ours.rs line for line and
+// prints the same one-line report: `value=<float> [csw=<int>]`.
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// cpuIters matches CPU_ITERS in ../src/workload.rs.
+const cpuIters = 40_000_000
+
+func main() {
+	if len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: bench-go spawn|pingpong|idle|cpu N")
+		os.Exit(2)
+	}
+	n, err := strconv.Atoi(os.Args[2])
+	if err != nil || n <= 0 {
+		fmt.Fprintln(os.Stderr, "bad N:", os.Args[2])
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "spawn":
+		spawn(n)
+	case "pingpong":
+		pingpong(n)
+	case "idle":
+		idle(n)
+	case "cpu":
+		cpu(n)
+	default:
+		fmt.Fprintln(os.Stderr, "unknown workload:", os.Args[1])
+		os.Exit(2)
+	}
+}
+
+func perOp(d time.Duration, n int) float64 { return float64(d.Nanoseconds()) / float64(n) }
+
+func spawn(n int) {
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	wg.Add(n)
+	for i := 0; i < n; i++ {
+		go func() { wg.Done() }()
+	}
+	wg.Wait()
+	fmt.Printf("value=%v\n", perOp(time.Since(t0), n))
+}
+
+func contextSwitches() int64 {
+	var u syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &u)
+	return u.Nvcsw + u.Nivcsw
+}
+
+func pingpong(n int) {
+	ping, pong := make(chan uint64), make(chan uint64)
+	go func() {
+		for v := range ping {
+			pong <- v
+		}
+	}()
+	t0, c0 := time.Now(), contextSwitches()
+	for i := uint64(0); i < uint64(n); i++ {
+		ping <- i
+		if <-pong != i {
+			panic("lost a message")
+		}
+	}
+	d, c := time.Since(t0), contextSwitches()-c0
+	close(ping)
+	fmt.Printf("value=%v csw=%d\n", perOp(d, n), c)
+}
+
+// rss reads the resident set size from /proc/self/statm, as the Rust side does.
+func rss() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		panic(err)
+	}
+	pages, _ := strconv.ParseInt(strings.Fields(string(b))[1], 10, 64)
+	return pages * int64(os.Getpagesize())
+}
+
+func idle(n int) {
+	var started, block sync.WaitGroup
+	before := rss()
+	block.Add(1)
+	started.Add(n)
+	for i := 0; i < n; i++ {
+		go func() {
+			started.Done()
+			block.Wait()
+		}()
+	}
+	started.Wait()
+	runtime.Gosched()
+	after := rss()
+	fmt.Printf("value=%v\n", float64(after-before)/float64(n))
+}
+
+func cpuWork(iters int) uint64 {
+	x := uint64(0x9E3779B97F4A7C15)
+	for i := 0; i < iters; i++ {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+	}
+	return x
+}
+
+var sink uint64
+
+func cpu(n int) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	t0 := time.Now()
+	wg.Add(n)
+	for i := 0; i < n; i++ {
+		go func() {
+			x := cpuWork(cpuIters)
+			mu.Lock()
+			sink ^= x
+			mu.Unlock()
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	fmt.Printf("value=%v\n", time.Since(t0).Seconds())
+}

@@ -1,0 +1,578 @@
+//! The driver: run every workload on every implementation, each measurement
+//! in a fresh child process, a few times; print one table of medians, each
+//! peer's cell followed by the ratio ours ÷ peer.
+//!
+//! For times and memory a ratio below 1 means we are cheaper; for the speedup
+//! row a ratio above 1 means we scale better.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::workload::{Outcome, Workload};
+
+/// A child that runs longer than this is killed and reported as failed.
+const CHILD_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// An implementation we measure: its key on the command line and its column.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+enum Imp {
+    Ours,
+    Threads,
+    TokioMt,
+    TokioCt,
+    May,
+    Go,
+}
+
+const IMPS: [Imp; 6] = [
+    Imp::Ours,
+    Imp::Threads,
+    Imp::TokioMt,
+    Imp::TokioCt,
+    Imp::May,
+    Imp::Go,
+];
+
+impl Imp {
+    fn key(self) -> &'static str {
+        match self {
+            Imp::Ours => "ours",
+            Imp::Threads => "threads",
+            Imp::TokioMt => "tokio-mt",
+            Imp::TokioCt => "tokio-ct",
+            Imp::May => "may",
+            Imp::Go => "go",
+        }
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            Imp::Ours => "ours",
+            Imp::Threads => "OS threads",
+            Imp::TokioMt => "tokio multi-thread",
+            Imp::TokioCt => "tokio current-thread",
+            Imp::May => "may",
+            Imp::Go => "Go",
+        }
+    }
+
+    /// Size of a workload for this implementation: OS threads get tens of
+    /// thousands where goroutines get a million (results are per operation).
+    fn size(self, w: Workload, n: usize) -> Option<usize> {
+        match (self, w) {
+            (Imp::Threads, Workload::Spawn | Workload::PingPong) => Some(n.min(20_000)),
+            // 100k+ OS threads would need system limits raised.
+            (Imp::Threads, Workload::Idle) if n > 10_000 => None,
+            // may guards each stack with mprotect: two kernel mappings per
+            // coroutine, so it stops near 32,000 live coroutines
+            // (vm.max_map_count); spawn at 1 P keeps them all alive.
+            (Imp::May, Workload::Spawn) => Some(n.min(20_000)),
+            (Imp::May, Workload::Idle) if n > 20_000 => None,
+            _ => Some(n),
+        }
+    }
+
+    /// Can this implementation run with `procs` Ps?
+    fn supports_procs(self, procs: usize) -> bool {
+        !(self == Imp::TokioCt && procs > 1)
+    }
+}
+
+/// How a row turns measurements into one number.
+#[derive(Clone, Copy)]
+enum Derive {
+    /// The median of the child's value.
+    Value,
+    /// Median context switches, scaled to 1,000,000 operations.
+    CswPerMillion,
+    /// Median seconds at 1 P divided by median seconds at 2 P.
+    Speedup,
+}
+
+/// One row of the table.
+struct Row {
+    what: &'static str,
+    unit: &'static str,
+    workload: Workload,
+    n: usize,
+    procs: usize,
+    derive: Derive,
+    target: &'static str,
+    go_measured: &'static str,
+}
+
+fn rows(scale: usize) -> Vec<Row> {
+    // `--quick` shrinks the sizes (not the CPU row: its size is a task count).
+    let s = |n: usize| if n < 100 { n } else { (n / scale).max(1) };
+    let row = |what, unit, workload, n, procs, derive, target, go_measured| Row {
+        what,
+        unit,
+        workload,
+        n: s(n),
+        procs,
+        derive,
+        target,
+        go_measured,
+    };
+    use Derive::*;
+    use Workload::*;
+    vec![
+        row(
+            "spawn+run+done, 1M goroutines, 1 P",
+            "ns/goroutine",
+            Spawn,
+            1_000_000,
+            1,
+            Value,
+            "≤ 350",
+            "700",
+        ),
+        row(
+            "spawn+run+done, 1M goroutines, 2 P",
+            "ns/goroutine",
+            Spawn,
+            1_000_000,
+            2,
+            Value,
+            "",
+            "",
+        ),
+        row(
+            "unbuffered ping-pong round trip, 1 P",
+            "ns",
+            PingPong,
+            1_000_000,
+            1,
+            Value,
+            "≤ 95",
+            "190",
+        ),
+        row(
+            "unbuffered ping-pong round trip, 2 P",
+            "ns",
+            PingPong,
+            1_000_000,
+            2,
+            Value,
+            "",
+            "",
+        ),
+        row(
+            "OS context switches per 1M round trips, 1 P",
+            "switches",
+            PingPong,
+            1_000_000,
+            1,
+            CswPerMillion,
+            "≤ 100",
+            "~80",
+        ),
+        row(
+            "OS context switches per 1M round trips, 2 P",
+            "switches",
+            PingPong,
+            1_000_000,
+            2,
+            CswPerMillion,
+            "",
+            "",
+        ),
+        row(
+            "RSS per idle blocked goroutine, 10k alive",
+            "bytes",
+            Idle,
+            10_000,
+            1,
+            Value,
+            "≤ 4,608",
+            "",
+        ),
+        row(
+            "RSS per idle blocked goroutine, 100k alive",
+            "bytes",
+            Idle,
+            100_000,
+            1,
+            Value,
+            "≤ 4,608",
+            "",
+        ),
+        row(
+            "RSS per idle blocked goroutine, 1M alive",
+            "bytes",
+            Idle,
+            1_000_000,
+            1,
+            Value,
+            "≤ 4,608",
+            "2,700",
+        ),
+        row(
+            "CPU-bound speedup, GOMAXPROCS=2 over 1 (8 goroutines)",
+            "×",
+            Cpu,
+            8,
+            2,
+            Speedup,
+            "≥ 1.9",
+            "",
+        ),
+    ]
+}
+
+/// Options from the command line.
+struct Opts {
+    runs: usize,
+    scale: usize,
+    only: Option<Vec<String>>,
+}
+
+fn parse_opts(args: &[String]) -> Opts {
+    let mut opts = Opts {
+        runs: 3,
+        scale: 1,
+        only: None,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--runs" => {
+                opts.runs = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|&r| r > 0)
+                    .unwrap_or_else(|| crate::usage())
+            }
+            "--quick" => {
+                opts.scale = 100;
+                opts.runs = 1;
+            }
+            "--only" => {
+                let list = it.next().unwrap_or_else(|| crate::usage());
+                opts.only = Some(list.split(',').map(str::to_string).collect());
+            }
+            _ => crate::usage(),
+        }
+    }
+    opts
+}
+
+/// Runs children and remembers their outcomes, so that two rows reading the
+/// same measurement (round trip time and context switches) share it.
+struct Runner {
+    exe: PathBuf,
+    go_exe: Option<PathBuf>,
+    runs: usize,
+    cache: HashMap<(Imp, Workload, usize, usize), Option<Vec<Outcome>>>,
+}
+
+impl Runner {
+    fn measure(&mut self, imp: Imp, w: Workload, n: usize, procs: usize) -> Option<Vec<Outcome>> {
+        let key = (imp, w, n, procs);
+        if let Some(hit) = self.cache.get(&key) {
+            return hit.clone();
+        }
+        let mut outs = Vec::new();
+        let tty = std::io::stderr().is_terminal();
+        for run in 0..self.runs {
+            if tty {
+                eprint!(
+                    "\r\x1b[K  {:<9} {:<8} n={:<8} GOMAXPROCS={} run {}/{}",
+                    imp.key(),
+                    w.name(),
+                    n,
+                    procs,
+                    run + 1,
+                    self.runs
+                );
+            }
+            match self.child(imp, w, n, procs) {
+                Some(o) => outs.push(o),
+                None => {
+                    outs.clear();
+                    break;
+                }
+            }
+        }
+        let result = (!outs.is_empty()).then_some(outs);
+        self.cache.insert(key, result.clone());
+        result
+    }
+
+    fn child(&self, imp: Imp, w: Workload, n: usize, procs: usize) -> Option<Outcome> {
+        let mut cmd = match imp {
+            Imp::Go => {
+                let mut c = Command::new(self.go_exe.as_ref()?);
+                c.args([w.name(), &n.to_string()]);
+                c
+            }
+            _ => {
+                let mut c = Command::new(&self.exe);
+                c.args(["child", imp.key(), w.name(), &n.to_string()]);
+                c
+            }
+        };
+        cmd.env("GOMAXPROCS", procs.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().ok()?;
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().ok()? {
+                break status;
+            }
+            if started.elapsed() > CHILD_TIMEOUT {
+                let _ = child.kill();
+                let _ = child.wait();
+                eprintln!("\n  {} {} n={n}: timed out", imp.key(), w.name());
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let mut out = String::new();
+        child.stdout.take()?.read_to_string(&mut out).ok()?;
+        if !status.success() {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = e.read_to_string(&mut err);
+            }
+            if status.code() != Some(crate::EXIT_UNAVAILABLE) {
+                let first = err.lines().next().unwrap_or("");
+                eprintln!(
+                    "\n  {} {} n={n}: failed ({status}): {first}",
+                    imp.key(),
+                    w.name()
+                );
+            }
+            return None;
+        }
+        out.lines().find_map(Outcome::parse)
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    }
+}
+
+/// The number a row shows for one implementation, if it could be measured.
+fn cell(runner: &mut Runner, imp: Imp, row: &Row) -> Option<f64> {
+    if !imp.supports_procs(row.procs) {
+        return None;
+    }
+    let n = imp.size(row.workload, row.n)?;
+    match row.derive {
+        Derive::Value => {
+            let outs = runner.measure(imp, row.workload, n, row.procs)?;
+            Some(median(outs.iter().map(|o| o.value).collect()))
+        }
+        Derive::CswPerMillion => {
+            let outs = runner.measure(imp, row.workload, n, row.procs)?;
+            let csw: Vec<f64> = outs
+                .iter()
+                .filter_map(|o| o.csw)
+                .map(|c| c as f64)
+                .collect();
+            (!csw.is_empty()).then(|| median(csw) * 1e6 / n as f64)
+        }
+        Derive::Speedup => {
+            if !imp.supports_procs(2) {
+                return None;
+            }
+            let one = runner.measure(imp, row.workload, n, 1)?;
+            let two = runner.measure(imp, row.workload, n, 2)?;
+            let t1 = median(one.iter().map(|o| o.value).collect());
+            let t2 = median(two.iter().map(|o| o.value).collect());
+            Some(t1 / t2)
+        }
+    }
+}
+
+/// A number with thousands separators, or two decimals when small.
+fn fmt_num(v: f64) -> String {
+    if v.abs() < 10.0 {
+        return format!("{v:.2}");
+    }
+    let s = format!("{:.0}", v);
+    let (sign, digits) = s.strip_prefix('-').map_or(("", s.as_str()), |d| ("-", d));
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    format!("{sign}{out}")
+}
+
+/// The ratio ours ÷ peer as shown in a cell.
+fn fmt_ratio(ours: Option<f64>, peer: f64) -> String {
+    match ours {
+        Some(o) if peer > 0.0 => format!(" ({:.2}×)", o / peer),
+        Some(o) if o == 0.0 && peer == 0.0 => " (=)".into(),
+        _ => String::new(),
+    }
+}
+
+fn go_binary() -> Option<PathBuf> {
+    let version = Command::new("go").arg("version").output().ok()?;
+    if !version.status.success() {
+        return None;
+    }
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("go/bench.go");
+    let out = std::env::temp_dir().join(format!("goroutines-bench-go-{}", std::process::id()));
+    let built = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .env("GO111MODULE", "off")
+        .status()
+        .ok()?;
+    if !built.success() {
+        eprintln!("bench: `go build {}` failed; skipping Go", src.display());
+        return None;
+    }
+    eprintln!("bench: {}", String::from_utf8_lossy(&version.stdout).trim());
+    Some(out)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    format!("{cpu}, {cores} cores, Linux {kernel}")
+}
+
+/// Entry point of `bench` without `child`.
+pub fn main(args: &[String]) {
+    let opts = parse_opts(args);
+    let wanted = |imp: Imp| {
+        let built = match imp {
+            Imp::TokioMt | Imp::TokioCt | Imp::May => cfg!(feature = "peers"),
+            _ => true,
+        };
+        built
+            && opts
+                .only
+                .as_ref()
+                .is_none_or(|o| imp == Imp::Ours || o.iter().any(|k| k == imp.key()))
+    };
+    let imps: Vec<Imp> = IMPS.into_iter().filter(|&i| wanted(i)).collect();
+    if !cfg!(feature = "peers") {
+        eprintln!("bench: built without the `peers` feature: tokio and may are left out");
+    }
+    let go_exe = if imps.contains(&Imp::Go) {
+        let exe = go_binary();
+        if exe.is_none() {
+            eprintln!("bench: `go` not on PATH: Go column left out");
+        }
+        exe
+    } else {
+        None
+    };
+    let imps: Vec<Imp> = imps
+        .into_iter()
+        .filter(|&i| i != Imp::Go || go_exe.is_some())
+        .collect();
+    let mut runner = Runner {
+        exe: std::env::current_exe().expect("current_exe"),
+        go_exe,
+        runs: opts.runs,
+        cache: HashMap::new(),
+    };
+
+    let rows = rows(opts.scale);
+    let mut table = Vec::new();
+    for row in &rows {
+        let values: Vec<Option<f64>> = imps.iter().map(|&i| cell(&mut runner, i, row)).collect();
+        table.push(values);
+    }
+    if std::io::stderr().is_terminal() {
+        eprint!("\r\x1b[K");
+    }
+    if let Some(exe) = &runner.go_exe {
+        let _ = std::fs::remove_file(exe);
+    }
+
+    let quick = if opts.scale > 1 {
+        " (--quick: sizes ÷100, labels show the full sizes)"
+    } else {
+        ""
+    };
+    println!("{}; median of {} runs{quick}", machine(), opts.runs);
+    println!();
+    let mut header = format!("| what | unit |");
+    let mut rule = String::from("|---|---|");
+    for imp in &imps {
+        header += &format!(" {} |", imp.column());
+        rule += "---:|";
+    }
+    header += " target | Go 1.19 (DESIGN §6) |";
+    rule += "---|---|";
+    println!("{header}\n{rule}");
+    for (row, values) in rows.iter().zip(&table) {
+        let ours = values[0];
+        let mut line = format!("| {} | {} |", row.what, row.unit);
+        for (k, v) in values.iter().enumerate() {
+            line += &match (v, k) {
+                (None, _) => " — |".to_string(),
+                (Some(v), 0) => format!(" **{}** |", fmt_num(*v)),
+                (Some(v), _) => format!(" {}{} |", fmt_num(*v), fmt_ratio(ours, *v)),
+            };
+        }
+        line += &format!(" {} | {} |", row.target, row.go_measured);
+        println!("{line}");
+    }
+    println!();
+    println!(
+        "Peer cells: median (ours ÷ peer). OS threads: 20,000 threads for spawn and \
+         ping-pong, 10,000 idle; may: 20,000 coroutines for spawn and idle (its \
+         mprotect guard pages stop it near 32,000 live coroutines). \"—\": not \
+         applicable, not built, or failed (see stderr)."
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_grouped_by_thousands() {
+        assert_eq!(fmt_num(1234567.0), "1,234,567");
+        assert_eq!(fmt_num(999.4), "999");
+        assert_eq!(fmt_num(1000.0), "1,000");
+        assert_eq!(fmt_num(1.234), "1.23");
+        assert_eq!(fmt_num(-4321.0), "-4,321");
+    }
+
+    #[test]
+    fn median_takes_the_middle() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+
+    #[test]
+    fn ratio_is_ours_over_peer() {
+        assert_eq!(fmt_ratio(Some(50.0), 200.0), " (0.25×)");
+        assert_eq!(fmt_ratio(None, 200.0), "");
+    }
+}

@@ -1,0 +1,69 @@
+//! What the workloads read from the kernel: resident memory, context
+//! switches, CPU affinity; and the CPU-bound work used for the speedup row.
+
+/// Resident set size of this process, in bytes (`/proc/self/statm`, second
+/// field, times the page size). Page tables are not included (see `VmPTE`).
+pub fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("read /proc/self/statm");
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|f| f.parse().ok())
+        .expect("statm has a resident field");
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
+    pages * page
+}
+
+/// Voluntary plus involuntary context switches of every thread of this
+/// process so far (`getrusage(RUSAGE_SELF)`: `ru_nvcsw + ru_nivcsw`).
+pub fn context_switches() -> u64 {
+    // SAFETY: getrusage fills the zeroed struct we pass.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    (usage.ru_nvcsw + usage.ru_nivcsw) as u64
+}
+
+/// Restrict this process to its first `n` allowed CPUs: how the OS-thread
+/// peer gets a "GOMAXPROCS" for the speedup row.
+pub fn limit_cpus(n: usize) {
+    // SAFETY: sched_{get,set}affinity on this process with a cpu_set_t we own.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) != 0 {
+            return;
+        }
+        let mut keep: libc::cpu_set_t = std::mem::zeroed();
+        let mut kept = 0;
+        for cpu in 0..libc::CPU_SETSIZE as usize {
+            if kept < n && libc::CPU_ISSET(cpu, &set) {
+                libc::CPU_SET(cpu, &mut keep);
+                kept += 1;
+            }
+        }
+        libc::sched_setaffinity(0, std::mem::size_of_val(&keep), &keep);
+    }
+}
+
+/// CPU-bound work that calls nothing: `iters` rounds of xorshift. The result
+/// goes through `black_box` so the loop is not optimised away.
+pub fn cpu_work(iters: u64) -> u64 {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..iters {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+    }
+    std::hint::black_box(x)
+}
+
+/// GOMAXPROCS the driver asked for (the child's environment).
+pub fn procs() -> usize {
+    std::env::var("GOMAXPROCS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+}

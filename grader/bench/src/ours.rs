@@ -1,0 +1,88 @@
+//! The workloads on our runtime. The child runs them as goroutine 1 inside
+//! `runtime::main`, with GOMAXPROCS from its environment, as a Go program
+//! would.
+
+use std::time::Instant;
+
+use runtime::WaitGroup;
+
+use crate::measure::{context_switches, cpu_work, rss_bytes};
+use crate::workload::{Outcome, Workload, CPU_ITERS};
+
+/// Run `w` with size `n` as the whole program; prints the outcome and exits.
+pub fn main(w: Workload, n: usize) -> ! {
+    runtime::main(move || {
+        let out = match w {
+            Workload::Spawn => spawn(n),
+            Workload::PingPong => match pingpong(n) {
+                Some(out) => out,
+                None => {
+                    eprintln!("ping-pong needs channels (runtime::chan), not built yet");
+                    std::process::exit(3)
+                }
+            },
+            Workload::Idle => idle(n),
+            Workload::Cpu => cpu(n),
+        };
+        println!("{}", out.line());
+    })
+}
+
+/// `wg.Add(n); for i := 0; i < n; i++ { go func() { wg.Done() }() }; wg.Wait()`
+fn spawn(n: usize) -> Outcome {
+    static WG: WaitGroup = WaitGroup::new();
+    let t0 = Instant::now();
+    WG.add(n as i32);
+    for _ in 0..n {
+        runtime::go(|| WG.done());
+    }
+    WG.wait();
+    Outcome::per_op(t0.elapsed(), n)
+}
+
+/// Two goroutines bounce a value over two unbuffered channels.
+fn pingpong(n: usize) -> Option<Outcome> {
+    let _ = (n, context_switches);
+    None
+}
+
+/// `n` goroutines each check in, then block on one WaitGroup forever.
+fn idle(n: usize) -> Outcome {
+    static STARTED: WaitGroup = WaitGroup::new();
+    static BLOCK: WaitGroup = WaitGroup::new();
+    let before = rss_bytes();
+    BLOCK.add(1);
+    STARTED.add(n as i32);
+    for _ in 0..n {
+        runtime::go(|| {
+            STARTED.done();
+            BLOCK.wait();
+        });
+    }
+    STARTED.wait();
+    // The last goroutine readied us from `done` and parks right after.
+    runtime::gosched();
+    let after = rss_bytes();
+    Outcome {
+        value: after.saturating_sub(before) as f64 / n as f64,
+        csw: None,
+    }
+}
+
+/// `n` goroutines of CPU-bound work; wall seconds until all are done.
+fn cpu(n: usize) -> Outcome {
+    static WG: WaitGroup = WaitGroup::new();
+    let t0 = Instant::now();
+    WG.add(n as i32);
+    for _ in 0..n {
+        runtime::go(|| {
+            cpu_work(CPU_ITERS);
+            WG.done();
+        });
+    }
+    WG.wait();
+    Outcome {
+        value: t0.elapsed().as_secs_f64(),
+        csw: None,
+    }
+}

@@ -1,0 +1,130 @@
+//! The workloads, named once, and what a child process reports back.
+//!
+//! Every implementation (ours, OS threads, tokio, may, Go) runs the same four
+//! workloads; the driver starts one child process per measurement and reads
+//! one line `value=<f64> [csw=<u64>]` from its stdout.
+
+use std::time::Duration;
+
+/// One thing we measure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Workload {
+    /// Start `n` goroutines that each call `done` on one WaitGroup, wait for
+    /// them: nanoseconds per goroutine.
+    Spawn,
+    /// `n` round trips over two unbuffered channels between two goroutines:
+    /// nanoseconds per round trip, and OS context switches during the loop.
+    PingPong,
+    /// `n` goroutines blocked on one WaitGroup: resident bytes per goroutine.
+    Idle,
+    /// `n` goroutines each doing [`CPU_ITERS`] rounds of CPU-bound work:
+    /// wall seconds (the driver turns two of these into a speedup).
+    Cpu,
+}
+
+/// Iterations of `measure::cpu_work` per goroutine in the CPU workload
+/// (about 40 ms on this machine).
+pub const CPU_ITERS: u64 = 40_000_000;
+
+impl Workload {
+    /// The name used on the command line (and by the Go program).
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Spawn => "spawn",
+            Workload::PingPong => "pingpong",
+            Workload::Idle => "idle",
+            Workload::Cpu => "cpu",
+        }
+    }
+
+    /// Parse a command-line name.
+    pub fn parse(s: &str) -> Option<Workload> {
+        [
+            Workload::Spawn,
+            Workload::PingPong,
+            Workload::Idle,
+            Workload::Cpu,
+        ]
+        .into_iter()
+        .find(|w| w.name() == s)
+    }
+}
+
+/// What a child measured.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Outcome {
+    /// ns per op, bytes per goroutine, or seconds, depending on the workload.
+    pub value: f64,
+    /// OS context switches during the measured part (ping-pong only).
+    pub csw: Option<u64>,
+}
+
+impl Outcome {
+    /// Time per operation.
+    pub fn per_op(elapsed: Duration, n: usize) -> Outcome {
+        Outcome {
+            value: elapsed.as_nanos() as f64 / n as f64,
+            csw: None,
+        }
+    }
+
+    /// The line a child prints.
+    pub fn line(&self) -> String {
+        match self.csw {
+            Some(c) => format!("value={} csw={c}", self.value),
+            None => format!("value={}", self.value),
+        }
+    }
+
+    /// Parse a child's line.
+    pub fn parse(line: &str) -> Option<Outcome> {
+        let mut out = Outcome::default();
+        let mut seen_value = false;
+        for field in line.split_whitespace() {
+            let (k, v) = field.split_once('=')?;
+            match k {
+                "value" => {
+                    out.value = v.parse().ok()?;
+                    seen_value = true;
+                }
+                "csw" => out.csw = Some(v.parse().ok()?),
+                _ => {}
+            }
+        }
+        seen_value.then_some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcome_line_round_trips() {
+        let o = Outcome {
+            value: 12.5,
+            csw: Some(7),
+        };
+        assert_eq!(Outcome::parse(&o.line()), Some(o));
+        let o = Outcome {
+            value: 3.0,
+            csw: None,
+        };
+        assert_eq!(Outcome::parse(&o.line()), Some(o));
+        assert_eq!(Outcome::parse("csw=3"), None);
+        assert_eq!(Outcome::parse("value=abc"), None);
+    }
+
+    #[test]
+    fn workload_names_parse_back() {
+        for w in [
+            Workload::Spawn,
+            Workload::PingPong,
+            Workload::Idle,
+            Workload::Cpu,
+        ] {
+            assert_eq!(Workload::parse(w.name()), Some(w));
+        }
+        assert_eq!(Workload::parse("nope"), None);
+    }
+}
