@@ -466,10 +466,8 @@ fn machine() -> String {
 pub fn main(args: &[String]) {
     let opts = parse_opts(args);
     let wanted = |imp: Imp| {
-        let built = match imp {
-            Imp::TokioMt | Imp::TokioCt | Imp::May => cfg!(feature = "peers"),
-            _ => true,
-        };
+        let peer = matches!(imp, Imp::TokioMt | Imp::TokioCt | Imp::May);
+        let built = cfg!(feature = "peers") || !peer;
         built
             && opts
                 .only
@@ -520,7 +518,7 @@ pub fn main(args: &[String]) {
     };
     println!("{}; median of {} runs{quick}", machine(), opts.runs);
     println!();
-    let mut header = format!("| what | unit |");
+    let mut header = String::from("| what | unit |");
     let mut rule = String::from("|---|---|");
     for imp in &imps {
         header += &format!(" {} |", imp.column());

@@ -3,7 +3,6 @@
 //! `mpsc::channel(1)`, the closest it offers. The measured code runs inside a
 //! spawned task (on a worker), like Go's main goroutine.
 
-use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -33,14 +32,12 @@ pub fn main(w: Workload, n: usize, multi: bool) -> ! {
     std::process::exit(0)
 }
 
-fn run(w: Workload, n: usize) -> impl Future<Output = Outcome> + Send {
-    async move {
-        match w {
-            Workload::Spawn => spawn(n).await,
-            Workload::PingPong => pingpong(n).await,
-            Workload::Idle => idle(n).await,
-            Workload::Cpu => cpu(n).await,
-        }
+async fn run(w: Workload, n: usize) -> Outcome {
+    match w {
+        Workload::Spawn => spawn(n).await,
+        Workload::PingPong => pingpong(n).await,
+        Workload::Idle => idle(n).await,
+        Workload::Cpu => cpu(n).await,
     }
 }
 
