@@ -66,6 +66,8 @@ mod sync_facade;
 #[cfg(not(loom))]
 mod fatal;
 #[cfg(not(loom))]
+mod funcval;
+#[cfg(not(loom))]
 #[doc(hidden)]
 pub mod print;
 #[cfg(not(loom))]

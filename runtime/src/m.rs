@@ -116,8 +116,11 @@ impl M {
 /// State of a P that only its owner touches.
 #[derive(Default)]
 pub(crate) struct PLocal {
-    /// Dead Gs kept for reuse, stacks included (Go's `p.gFree`).
+    /// Dead Gs kept for reuse (Go's `p.gFree`).
     pub(crate) gfree: Vec<GRef>,
+    /// Free stacks, warmest last (Go's `p.mcache.stackcache`).
+    #[cfg(not(loom))]
+    pub(crate) stackcache: Vec<crate::stack::Stack>,
 }
 
 /// An `UnsafeCell` around [`PLocal`].
@@ -160,6 +163,7 @@ mod exec {
     use corosensei::{Coroutine, CoroutineResult, Yielder};
 
     use super::M;
+    use crate::funcval::FuncVal;
     use crate::g::{GRef, Status};
     use crate::p::{PStatus, P};
     use crate::sched::Sched;
@@ -181,10 +185,16 @@ mod exec {
 
     type Coro = Coroutine<(), Yield, (), Stack>;
 
-    /// A goroutine's coroutine and spare stack.
+    /// Stacks moved at once between a P's cache and the global pool.
+    const STACK_BATCH: usize = 32;
+
+    /// What a G runs: its closure until it starts, then its coroutine
+    /// (which owns the stack) until it returns.
     pub(crate) struct Exec {
+        /// The function of a G that has not started yet (Go's `g.startpc`).
+        start: FuncVal,
+        /// The running or suspended goroutine, stack included.
         coro: Option<Coro>,
-        stack: Option<Stack>,
     }
 
     /// The executor state of a G, owned by whichever M runs or created it.
@@ -209,8 +219,8 @@ mod exec {
         pub(crate) fn new() -> ExecCell {
             ExecCell {
                 exec: UnsafeCell::new(Exec {
+                    start: FuncVal::empty(),
                     coro: None,
-                    stack: None,
                 }),
                 yielder: Cell::new(std::ptr::null()),
             }
@@ -262,30 +272,71 @@ mod exec {
         unsafe { (*y).suspend(why) };
     }
 
-    /// Create a G running `f`, reusing a dead one when possible (Go's
-    /// `newproc1`, `gfget`). The G is returned Runnable but not queued.
-    pub(crate) fn newproc(
+    /// Create a G that will run `f`, reusing a dead one when possible (Go's
+    /// `newproc1`, `gfget`). The G is returned Runnable but not queued. It
+    /// gets no stack yet: only when it first runs (see `funcval.rs`).
+    pub(crate) fn newproc<F>(
         sched: &Sched,
         p: Option<&'static P>,
-        f: Box<dyn FnOnce() + Send + 'static>,
+        f: F,
         parent: u64,
         at: &'static std::panic::Location<'static>,
-    ) -> GRef {
+    ) -> GRef
+    where
+        F: FnOnce() + Send + 'static,
+    {
         let g = gfget(sched, p).unwrap_or_else(|| sched.malg());
         g.init_live(sched.next_goid(), parent, at);
         // SAFETY: `g` is Free and in no queue: we are its only owner.
         let exec = unsafe { g.exec.get() };
-        let stack = exec.stack.take().unwrap_or_else(Stack::new);
+        debug_assert!(
+            exec.coro.is_none() && !exec.start.is_set(),
+            "newproc: G not free"
+        );
+        exec.start = FuncVal::new(f);
+        sched.ngoroutines.fetch_add(1, Ordering::Relaxed);
+        g.set_status(Status::Free, Status::Runnable);
+        g
+    }
+
+    /// Give a G that runs for the first time its stack and coroutine.
+    fn gostart(p: &P, g: GRef, exec: &mut Exec) {
+        let start = std::mem::replace(&mut exec.start, FuncVal::empty());
+        debug_assert!(start.is_set(), "runnable G without a function");
+        let stack = stackalloc(p);
         exec.coro = Some(Coroutine::with_stack(
             stack,
             move |y: &Yielder<(), Yield>, ()| {
                 g.exec.yielder.set(y as *const _);
-                f();
+                start.call();
             },
         ));
-        sched.ngoroutines.fetch_add(1, Ordering::Relaxed);
-        g.set_status(Status::Free, Status::Runnable);
-        g
+    }
+
+    /// A stack from `p`'s cache, refilled from the global pool in batches
+    /// (Go's `stackalloc` / `stackcacherefill`).
+    fn stackalloc(p: &P) -> Stack {
+        // SAFETY: we hold `p`.
+        let local = unsafe { p.local.get() };
+        if local.stackcache.is_empty() {
+            crate::stack::refill(&mut local.stackcache, STACK_BATCH);
+        }
+        local
+            .stackcache
+            .pop()
+            .expect("refill gives at least one stack")
+    }
+
+    /// Return a dead G's stack to `p`'s cache, moving half of a full cache to
+    /// the global pool (Go's `stackfree` / `stackcacherelease`).
+    fn stackfree(p: &P, stack: Stack) {
+        // SAFETY: we hold `p`.
+        let local = unsafe { p.local.get() };
+        local.stackcache.push(stack);
+        if local.stackcache.len() >= 2 * STACK_BATCH {
+            // Keep the warm end (last), release the cold end.
+            crate::stack::release(local.stackcache.drain(..STACK_BATCH));
+        }
     }
 
     /// Put a dead G on `p`'s free list; move half to the global list when
@@ -411,10 +462,13 @@ mod exec {
         // SAFETY: we took `g` from a run queue, so we own it until we hand it
         // to a queue or a wait list again below.
         let exec = unsafe { g.exec.get() };
+        if exec.coro.is_none() {
+            gostart(p, g, exec);
+        }
         let result = exec
             .coro
             .as_mut()
-            .expect("runnable G without coroutine")
+            .expect("started G has its coroutine")
             .resume(());
 
         m.set_curg(None);
@@ -440,8 +494,8 @@ mod exec {
                 g.set_status(Status::Running, Status::Free);
                 sched.ngoroutines.fetch_sub(1, Ordering::Relaxed);
                 let coro = exec.coro.take().expect("finished G has its coroutine");
-                exec.stack = Some(coro.into_stack());
                 let p = m.p().expect("goexit: no P");
+                stackfree(p, coro.into_stack());
                 gfput(sched, p, g);
             }
         }

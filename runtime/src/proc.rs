@@ -74,14 +74,13 @@ pub fn go<F>(f: F)
 where
     F: FnOnce() + Send + 'static,
 {
-    spawn(Box::new(f), Location::caller(), false);
+    spawn(f, Location::caller(), false);
 }
 
-fn spawn(
-    f: Box<dyn FnOnce() + Send + 'static>,
-    at: &'static Location<'static>,
-    catches_panics: bool,
-) -> GRef {
+fn spawn<F>(f: F, at: &'static Location<'static>, catches_panics: bool) -> GRef
+where
+    F: FnOnce() + Send + 'static,
+{
     let sched = sched();
     let parent = current_g().map_or(0, |g| g.goid());
     let p = current_p();
@@ -168,10 +167,10 @@ where
     let g1 = crate::m::newproc(
         sched,
         Some(p0),
-        Box::new(move || {
+        move || {
             f();
             crate::fatal::exit(0)
-        }),
+        },
         0,
         Location::caller(),
     );
@@ -201,12 +200,12 @@ where
     let slot: std::sync::Arc<Slot<T>> = std::sync::Arc::new((Mutex::new(None), Condvar::new()));
     let theirs = slot.clone();
     spawn(
-        Box::new(move || {
+        move || {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
             let (lock, cv) = &*theirs;
             *lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
             cv.notify_all();
-        }),
+        },
         Location::caller(),
         true,
     );

@@ -39,8 +39,15 @@ static NREGIONS: AtomicUsize = AtomicUsize::new(0);
 /// Set once `MADV_GUARD_INSTALL` failed with EINVAL: use `mprotect`.
 static OLD_KERNEL: AtomicBool = AtomicBool::new(false);
 
-/// Free stacks not attached to a dead G (the tail of the current region).
-static FRESH: std::sync::Mutex<Vec<Stack>> = std::sync::Mutex::new(Vec::new());
+/// Free stacks not in any P's cache (Go's `stackpool`).
+static POOL: std::sync::Mutex<Vec<Stack>> = std::sync::Mutex::new(Vec::new());
+
+fn pool() -> std::sync::MutexGuard<'static, Vec<Stack>> {
+    match POOL.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
 
 /// One goroutine stack: `[limit, limit + GUARD_SIZE)` is the guard,
 /// `[limit + GUARD_SIZE, base)` is usable.
@@ -48,22 +55,34 @@ pub struct Stack {
     limit: usize,
 }
 
-impl Stack {
-    /// A fresh guarded stack, mapping a new region when needed.
-    pub fn new() -> Stack {
-        let mut fresh = match FRESH.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        if let Some(s) = fresh.pop() {
-            return s;
-        }
+/// Move up to `n` free stacks (at least one) from the global pool into a P's
+/// cache `dst`, mapping a new region when the pool is empty (Go's
+/// `stackcacherefill`).
+pub(crate) fn refill(dst: &mut Vec<Stack>, n: usize) {
+    let mut pool = pool();
+    if pool.is_empty() {
         let region = map_region();
-        // Hand out the lowest stack now, keep the rest.
-        fresh.extend((1..STACKS_PER_REGION).rev().map(|i| Stack {
+        // Highest address first, so the lowest is popped first.
+        pool.extend((0..STACKS_PER_REGION).rev().map(|i| Stack {
             limit: region + i * STACK_SIZE,
         }));
-        Stack { limit: region }
+    }
+    let take = n.clamp(1, pool.len());
+    let at = pool.len() - take;
+    dst.extend(pool.drain(at..));
+}
+
+/// Give stacks back to the global pool (Go's `stackcacherelease`).
+pub(crate) fn release(stacks: impl Iterator<Item = Stack>) {
+    pool().extend(stacks);
+}
+
+impl Stack {
+    /// A guarded stack from the global pool, mapping a new region when needed.
+    pub fn new() -> Stack {
+        let mut one = Vec::with_capacity(1);
+        refill(&mut one, 1);
+        one.pop().expect("refill gives at least one stack")
     }
 
     /// Highest address (the stack grows down from here).
