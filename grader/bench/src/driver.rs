@@ -88,7 +88,7 @@ enum Derive {
     Value,
     /// Median context switches, scaled to 1,000,000 operations.
     CswPerMillion,
-    /// Median seconds at 1 P divided by median seconds at 2 P.
+    /// Seconds at 1 P divided by seconds at 2 P (median of pairs).
     Speedup,
 }
 
@@ -302,6 +302,28 @@ impl Runner {
         result
     }
 
+    /// Median over runs of (seconds at 1 P) / (seconds at 2 P). The two runs
+    /// of a pair run back to back, so that load from other processes on a
+    /// shared machine hits both alike.
+    fn speedup(&mut self, imp: Imp, w: Workload, n: usize) -> Option<f64> {
+        let mut ratios = Vec::new();
+        for run in 0..self.runs {
+            if std::io::stderr().is_terminal() {
+                eprint!(
+                    "\r\x1b[K  {:<9} {:<8} n={n} GOMAXPROCS=1,2 run {}/{}",
+                    imp.key(),
+                    w.name(),
+                    run + 1,
+                    self.runs
+                );
+            }
+            let one = self.child(imp, w, n, 1)?;
+            let two = self.child(imp, w, n, 2)?;
+            ratios.push(one.value / two.value);
+        }
+        Some(median(ratios))
+    }
+
     fn child(&self, imp: Imp, w: Workload, n: usize, procs: usize) -> Option<Outcome> {
         let mut cmd = match imp {
             Imp::Go => {
@@ -388,11 +410,7 @@ fn cell(runner: &mut Runner, imp: Imp, row: &Row) -> Option<f64> {
             if !imp.supports_procs(2) {
                 return None;
             }
-            let one = runner.measure(imp, row.workload, n, 1)?;
-            let two = runner.measure(imp, row.workload, n, 2)?;
-            let t1 = median(one.iter().map(|o| o.value).collect());
-            let t2 = median(two.iter().map(|o| o.value).collect());
-            Some(t1 / t2)
+            runner.speedup(imp, row.workload, n)
         }
     }
 }
