@@ -17,6 +17,7 @@
 //! | `sched.rs` | global queue, idle Ps/Ms, find-runnable, `wakep` |
 //! | `sysmon.rs` | time slices: asking a 10 ms runner to yield |
 //! | `park.rs`, `sema.rs` | parking and waking goroutines |
+//! | `chan.rs`, `sudog.rs` | channels, and the queues of goroutines parked on them |
 //! | `sync/waitgroup.rs` | `WaitGroup` |
 //! | `deadlock.rs` | "all goroutines are asleep - deadlock!" |
 //! | `fatal.rs`, `signal.rs` | panics, throws, stack overflow, exit codes |
@@ -30,6 +31,9 @@
 //! | `runtime.GOMAXPROCS(n)` | [`gomaxprocs`]`(n)` (env `GOMAXPROCS` at start) |
 //! | `runtime.Gosched()` | [`gosched`]`()` |
 //! | `runtime.NumGoroutine()` | [`num_goroutine`]`()` |
+//! | `make(chan T)`, `make(chan T, n)` | [`chan`]`::<T>(0)`, [`chan`]`::<T>(n)` |
+//! | `ch <- v`, `v, ok := <-ch`, `close(ch)` | `ch.send(v)`, `ch.recv()` (`None` when closed), `ch.close()` |
+//! | `for v := range ch` | `for v in &ch` |
 //! | `var wg sync.WaitGroup` | `static WG: WaitGroup = WaitGroup::new();` |
 //! | `fmt.Println`, `fmt.Printf` | [`println!`], [`print!`] |
 //! | `func main()` | `fn main() { runtime::main(\|\| { ... }) }` |
@@ -49,6 +53,7 @@
 // through a few entry points; the rest is unused there.
 #![cfg_attr(loom, allow(dead_code))]
 
+pub mod chan;
 pub mod deadlock;
 pub mod g;
 #[cfg(loom)]
@@ -60,6 +65,7 @@ pub mod park;
 pub mod runq;
 pub mod sched;
 pub mod sema;
+mod sudog;
 pub mod sync;
 mod sync_facade;
 
@@ -79,6 +85,7 @@ pub mod stack;
 #[cfg(not(loom))]
 mod sysmon;
 
+pub use chan::{chan, Chan};
 pub use g::G;
 pub use sync::WaitGroup;
 

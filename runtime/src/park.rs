@@ -93,13 +93,20 @@ impl Waiter {
 /// `goparkunlock`). Returns when someone calls [`Waiter::wake`] on `me`.
 #[track_caller]
 pub fn park<T>(me: &Waiter, guard: MutexGuard<'_, T>, reason: WaitReason) {
+    park_unlock(me, move || drop(guard), reason);
+}
+
+/// Like [`park`], with any unlock action: `select!` releases the locks of
+/// all its channels once parked (Go's `gopark(selparkcommit, ...)`).
+#[track_caller]
+pub fn park_unlock<U: FnOnce()>(me: &Waiter, unlock: U, reason: WaitReason) {
     let at = Location::caller();
     match me {
         #[cfg(not(loom))]
-        Waiter::G(_) => crate::proc::gopark(move || drop(guard), reason, at),
+        Waiter::G(_) => crate::proc::gopark(unlock, reason, at),
         Waiter::Thread(t) => {
             let _ = (reason, at);
-            drop(guard);
+            unlock();
             while !t.woken.load(Ordering::Acquire) {
                 thread::park();
             }

@@ -25,6 +25,35 @@ pub(crate) use loom::sync::{
     Arc, Condvar, Mutex, MutexGuard,
 };
 
+/// A cell for data guarded by a lock that lives elsewhere (a channel's state
+/// under its `Mutex<()>`, a sudog's value slot). Under loom it is loom's
+/// `UnsafeCell`, which checks that every access is ordered by the lock or a
+/// wakeup; normally it is `std`'s. Access goes through closures, as in loom.
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T>(
+    #[cfg(not(loom))] std::cell::UnsafeCell<T>,
+    #[cfg(loom)] loom::cell::UnsafeCell<T>,
+);
+
+impl<T> UnsafeCell<T> {
+    pub(crate) fn new(v: T) -> UnsafeCell<T> {
+        #[cfg(not(loom))]
+        return UnsafeCell(std::cell::UnsafeCell::new(v));
+        #[cfg(loom)]
+        return UnsafeCell(loom::cell::UnsafeCell::new(v));
+    }
+
+    /// Run `f` on a raw pointer to the value. The caller makes sure no other
+    /// access can happen at the same time (it holds the guarding lock).
+    #[inline]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        #[cfg(not(loom))]
+        return f(self.0.get());
+        #[cfg(loom)]
+        return self.0.with_mut(f);
+    }
+}
+
 /// Threads: OS threads normally, loom's simulated threads under loom.
 pub(crate) mod thread {
     #[cfg(not(loom))]
