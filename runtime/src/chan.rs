@@ -125,6 +125,22 @@ impl<T> HChan<T> {
         // touches the state during `f`.
         self.state.with_mut(|s| f(unsafe { &mut *s }))
     }
+
+    /// Run `f` on the state.
+    ///
+    /// # Safety
+    /// The caller holds `lock` (`select!` holds several locks at once and
+    /// keeps the guards apart from the cases).
+    #[inline]
+    pub(crate) unsafe fn with_state_locked<R>(&self, f: impl FnOnce(&mut State<T>) -> R) -> R {
+        // SAFETY: per this function's contract.
+        self.state.with_mut(|s| f(unsafe { &mut *s }))
+    }
+
+    /// Buffer size (Go's `dataqsiz`).
+    pub(crate) fn cap(&self) -> usize {
+        self.cap
+    }
 }
 
 impl<T> State<T> {
@@ -419,6 +435,33 @@ impl<T: Send> Chan<T> {
     /// Buffer size given to [`chan`] (Go's `cap(ch)`).
     pub fn cap(&self) -> usize {
         self.c.cap
+    }
+
+    /// Number of goroutines (or threads) parked sending on this channel,
+    /// `select!`s included. Go has no such function; tests and lessons use
+    /// it to see who waits where.
+    ///
+    /// ```
+    /// runtime::block_on(|| {
+    ///     let ch = runtime::chan(0);
+    ///     let tx = ch.clone();
+    ///     runtime::go(move || tx.send(1));
+    ///     while ch.waiting_senders() == 0 {
+    ///         runtime::gosched();
+    ///     }
+    ///     assert_eq!(ch.recv(), Some(1));
+    /// });
+    /// ```
+    pub fn waiting_senders(&self) -> usize {
+        let guard = lock(&self.c.lock);
+        self.c.with_state(&guard, |st| st.sendq.len())
+    }
+
+    /// Number of goroutines (or threads) parked receiving from this channel,
+    /// `select!`s included (see [`waiting_senders`](Self::waiting_senders)).
+    pub fn waiting_receivers(&self) -> usize {
+        let guard = lock(&self.c.lock);
+        self.c.with_state(&guard, |st| st.recvq.len())
     }
 
     /// Has `close` been called? (Go has no such query; lessons use it.)

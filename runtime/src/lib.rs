@@ -18,6 +18,7 @@
 //! | `sysmon.rs` | time slices: asking a 10 ms runner to yield |
 //! | `park.rs`, `sema.rs` | parking and waking goroutines |
 //! | `chan.rs`, `sudog.rs` | channels, and the queues of goroutines parked on them |
+//! | `select.rs` | `select!`: waiting on several channels at once |
 //! | `sync/waitgroup.rs` | `WaitGroup` |
 //! | `deadlock.rs` | "all goroutines are asleep - deadlock!" |
 //! | `fatal.rs`, `signal.rs` | panics, throws, stack overflow, exit codes |
@@ -34,6 +35,7 @@
 //! | `make(chan T)`, `make(chan T, n)` | [`chan`]`::<T>(0)`, [`chan`]`::<T>(n)` |
 //! | `ch <- v`, `v, ok := <-ch`, `close(ch)` | `ch.send(v)`, `ch.recv()` (`None` when closed), `ch.close()` |
 //! | `for v := range ch` | `for v in &ch` |
+//! | `select { case v, ok := <-ch: ... }` | [`select!`]` { recv(ch) -> v => ..., send(ch, x) => ..., default => ... }` |
 //! | `var wg sync.WaitGroup` | `static WG: WaitGroup = WaitGroup::new();` |
 //! | `fmt.Println`, `fmt.Printf` | [`println!`], [`print!`] |
 //! | `func main()` | `fn main() { runtime::main(\|\| { ... }) }` |
@@ -64,6 +66,7 @@ pub mod p;
 pub mod park;
 pub mod runq;
 pub mod sched;
+pub mod select;
 pub mod sema;
 mod sudog;
 pub mod sync;

@@ -30,7 +30,8 @@ use crate::sync_facade::{AtomicUsize, Ordering, UnsafeCell};
 
 /// Shared by the sudogs of one `select!`: which case fired (Go 1.19 keeps a
 /// `selectDone` flag in the G and the winning sudog in `g.param`).
-pub(crate) struct SelectDone {
+#[doc(hidden)]
+pub struct SelectDone {
     /// [`SelectDone::NONE`] until a case is claimed, then its index.
     fired: AtomicUsize,
 }
@@ -39,7 +40,6 @@ impl SelectDone {
     /// No case fired yet.
     pub(crate) const NONE: usize = usize::MAX;
 
-    #[allow(dead_code)] // select.rs, next milestone
     pub(crate) fn new() -> SelectDone {
         SelectDone {
             fired: AtomicUsize::new(Self::NONE),
@@ -54,7 +54,6 @@ impl SelectDone {
     }
 
     /// The case that fired, if any.
-    #[allow(dead_code)] // select.rs, next milestone
     pub(crate) fn fired(&self) -> Option<usize> {
         match self.fired.load(Ordering::Acquire) {
             Self::NONE => None,
@@ -95,7 +94,6 @@ impl<T> Sudog<T> {
     }
 
     /// A sudog for case `case` of a select whose shared state is `sel`.
-    #[allow(dead_code)] // select.rs, next milestone
     pub(crate) fn for_select(
         waiter: Waiter,
         elem: Option<T>,
@@ -149,9 +147,17 @@ impl<T> WaitQ<T> {
         }
     }
 
-    #[allow(dead_code)] // select.rs, next milestone
-    pub(crate) fn is_empty(&self) -> bool {
-        self.first.is_null()
+    /// Number of queued sudogs (walks the list; for tests and lessons).
+    pub(crate) fn len(&self) -> usize {
+        let mut n = 0;
+        let mut p = self.first;
+        // SAFETY: queued sudogs are valid (see `enqueue`); the caller holds
+        // the channel lock.
+        while let Some(sg) = unsafe { p.as_ref() } {
+            n += 1;
+            p = sg.next.get();
+        }
+        n
     }
 
     /// Link `sg` at the tail (Go's `waitq.enqueue`).
@@ -223,7 +229,6 @@ impl<T> WaitQ<T> {
     ///
     /// # Safety
     /// The caller holds the channel lock; `sg` was enqueued on this queue.
-    #[allow(dead_code)] // select.rs, next milestone
     pub(crate) unsafe fn remove(&mut self, sg: &Sudog<T>) {
         let (x, y) = (sg.prev.get(), sg.next.get());
         // SAFETY: neighbours of a queued sudog are queued, hence valid.

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use runtime::{chan, Chan, WaitGroup};
 
-/// Let other goroutines run for a while (no timing involved).
-fn yield_many() {
-    for _ in 0..100 {
+/// Let other goroutines run until `cond` holds (no timing involved).
+fn until(cond: impl Fn() -> bool) {
+    while !cond() {
         runtime::gosched();
     }
 }
@@ -30,7 +30,7 @@ fn unbuffered_send_waits_for_the_receiver() {
             flag.store(true, Ordering::SeqCst);
             wg2.done();
         });
-        yield_many();
+        until(|| ch.waiting_senders() == 1);
         // No receiver yet: a rendezvous send cannot have completed.
         assert!(
             !sent.load(Ordering::SeqCst),
@@ -72,7 +72,7 @@ fn receiver_from_a_full_buffer_lets_the_parked_sender_in_at_the_tail() {
             tx.send(3); // parks: the buffer is full
             wg2.done();
         });
-        yield_many();
+        until(|| ch.waiting_senders() == 1);
         assert_eq!(ch.len(), 2, "the third value must wait outside the buffer");
         assert_eq!(ch.recv(), Some(1));
         wg.wait(); // the sender was let in by that receive
@@ -89,7 +89,7 @@ fn a_parked_receiver_gets_the_value_directly() {
         let got = chan::<String>(1);
         let (rx, out) = (ch.clone(), got.clone());
         runtime::go(move || out.send(rx.recv().expect("a value")));
-        yield_many(); // the receiver parks
+        until(|| ch.waiting_receivers() == 1);
         ch.send("hello".to_string());
         assert_eq!(got.recv().as_deref(), Some("hello"));
     });
@@ -127,7 +127,7 @@ fn close_wakes_every_parked_receiver_with_none() {
                 wg.done();
             });
         }
-        yield_many();
+        until(|| ch.waiting_receivers() == 5);
         ch.close();
         wg.wait();
         assert_eq!(nones.load(Ordering::SeqCst), 5);
@@ -171,7 +171,7 @@ fn a_parked_sender_panics_when_the_channel_is_closed() {
         let ch = chan(0);
         let closer = ch.clone();
         runtime::go(move || {
-            yield_many(); // let the sender park first
+            until(|| closer.waiting_senders() == 1); // let the sender park
             closer.close();
         });
         ch.send(1); // the root goroutine parks here, then panics
@@ -244,7 +244,7 @@ fn try_recv_and_try_send_never_block() {
         let got = chan(1);
         let out = got.clone();
         runtime::go(move || out.send(rx.recv()));
-        yield_many(); // the receiver parks
+        until(|| ch.waiting_receivers() == 1);
         assert_eq!(ch.try_send(5), Ok(()), "a parked receiver takes it");
         assert_eq!(got.recv(), Some(Some(5)));
     });

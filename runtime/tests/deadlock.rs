@@ -46,6 +46,17 @@ fn scenario(name: &str) {
             runtime::gosched();
             b.send(1);
         }
+        // a select whose channels nobody uses.
+        "select" => {
+            let a = chan::<i32>(0);
+            let b = chan::<i32>(0);
+            runtime::select! {
+                recv(a) => {},
+                send(b, 1) => {},
+            }
+        }
+        // Go's `select {}`.
+        "select-nocases" => runtime::select! {},
         other => panic!("unknown scenario {other:?}"),
     }
 }
@@ -109,4 +120,14 @@ fn every_blocked_goroutine_is_listed() {
             "created by goroutine 1",
         ],
     );
+}
+
+#[test]
+fn select_nobody_answers() {
+    deadlocks("select", &["goroutine 1 [select]:", "tests/deadlock.rs:"]);
+}
+
+#[test]
+fn empty_select_blocks_forever() {
+    deadlocks("select-nocases", &["goroutine 1 [select (no cases)]:"]);
 }
