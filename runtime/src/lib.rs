@@ -19,6 +19,7 @@
 //! | `park.rs`, `sema.rs` | parking and waking goroutines |
 //! | `chan.rs`, `sudog.rs` | channels, and the queues of goroutines parked on them |
 //! | `select.rs` | `select!`: waiting on several channels at once |
+//! | `timers.rs`, `time.rs` | per-P timer heaps, `time::sleep` |
 //! | `sync/waitgroup.rs` | `WaitGroup` |
 //! | `deadlock.rs` | "all goroutines are asleep - deadlock!" |
 //! | `fatal.rs`, `signal.rs` | panics, throws, stack overflow, exit codes |
@@ -36,6 +37,7 @@
 //! | `ch <- v`, `v, ok := <-ch`, `close(ch)` | `ch.send(v)`, `ch.recv()` (`None` when closed), `ch.close()` |
 //! | `for v := range ch` | `for v in &ch` |
 //! | `select { case v, ok := <-ch: ... }` | [`select!`]` { recv(ch) -> v => ..., send(ch, x) => ..., default => ... }` |
+//! | `time.Sleep(d)` | [`time::sleep`]`(d)` |
 //! | `var wg sync.WaitGroup` | `static WG: WaitGroup = WaitGroup::new();` |
 //! | `fmt.Println`, `fmt.Printf` | [`println!`], [`print!`] |
 //! | `func main()` | `fn main() { runtime::main(\|\| { ... }) }` |
@@ -71,6 +73,7 @@ pub mod sema;
 mod sudog;
 pub mod sync;
 mod sync_facade;
+pub(crate) mod timers;
 
 #[cfg(not(loom))]
 mod fatal;
@@ -87,6 +90,8 @@ mod signal;
 pub mod stack;
 #[cfg(not(loom))]
 mod sysmon;
+#[cfg(not(loom))]
+pub mod time;
 
 pub use chan::{chan, Chan};
 pub use g::G;

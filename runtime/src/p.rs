@@ -49,6 +49,8 @@ pub struct P {
     pub(crate) schedtick: AtomicU32,
     /// The G currently running on this P, for sysmon's `preemptone`.
     pub(crate) curg: AtomicPtr<G>,
+    /// Goroutines sleeping until a deadline (Go's `p.timers`).
+    pub(crate) timers: crate::timers::Timers,
     /// Owner-only state (free Gs, ...).
     #[cfg(not(loom))]
     pub(crate) local: crate::m::PLocalCell,
@@ -68,6 +70,7 @@ impl P {
             runq: LocalQueue::new(),
             schedtick: AtomicU32::new(0),
             curg: AtomicPtr::new(std::ptr::null_mut()),
+            timers: crate::timers::Timers::new(),
             #[cfg(not(loom))]
             local: crate::m::PLocalCell::new(),
         }

@@ -40,6 +40,7 @@ use crate::g::{GRef, Status, G};
 use crate::m::M;
 use crate::p::{PStatus, MAX_GOMAXPROCS, P};
 use crate::runq::LOCAL_QUEUE_SIZE;
+use crate::timers::TimerRole;
 use crate::sync_facade::{
     fence, lock, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering,
 };
@@ -60,6 +61,9 @@ pub(crate) struct Locked {
     pub(crate) mcount: u32,
     /// Dead Gs with stacks, shared by all Ps (Go's `sched.gFree`).
     pub(crate) gfree: Vec<GRef>,
+    /// The M sleeping until the earliest timer, and that deadline (Go: the M
+    /// blocked in `netpoll(delay)`). Not on `midle`: `startm` leaves it alone.
+    pub(crate) timer_m: Option<(&'static M, u64)>,
     /// Model-only: shutdown flag and deadlock report (see `loom_api.rs`).
     #[cfg(loom)]
     pub(crate) loom: crate::loom_api::LoomState,
@@ -110,6 +114,7 @@ impl Sched {
                 midle: Vec::new(),
                 mcount: 0,
                 gfree: Vec::new(),
+                timer_m: None,
                 #[cfg(loom)]
                 loom: Default::default(),
             }),
@@ -143,6 +148,12 @@ impl Sched {
         let ptr = self.allp.get(id)?.load(Ordering::Acquire);
         // SAFETY: allp entries are null or point to leaked (never freed) Ps.
         unsafe { ptr.cast_const().as_ref() }
+    }
+
+    /// Every P ever created, dead ones included (they may still hold
+    /// timers).
+    pub(crate) fn allps(&self) -> impl Iterator<Item = &'static P> + '_ {
+        (0..MAX_GOMAXPROCS).map_while(|id| self.p(id))
     }
 
     /// The live Ps, `allp[..gomaxprocs]`.
@@ -355,8 +366,32 @@ impl Sched {
     ///
     /// Returns `false` only in a loom model, when the model shut the
     /// scheduler down (see `loom_api.rs`); the real runtime never does.
+    ///
+    /// If timers are pending and no M watches them yet, `m` first becomes
+    /// the timer M: it sleeps only until the earliest timer (Go's
+    /// `netpoll(delay)` in `findrunnable`), off the idle list, then takes an
+    /// idle P to fire it (see `timers.rs`).
     pub(crate) fn stopm(&self, m: &'static M) -> bool {
-        self.midle_enter(m) && self.mpark(m)
+        loop {
+            match self.timer_role(m) {
+                TimerRole::None => return self.midle_enter(m) && self.mpark(m),
+                TimerRole::RunNow(p) => {
+                    self.acquirep(m, p);
+                    return true;
+                }
+                TimerRole::SleepUntil(t) => {
+                    self.timer_m_sleep(m, t);
+                    let mut locked = self.lock();
+                    if let Some(p) = self.pidleget(&mut locked) {
+                        drop(locked);
+                        self.acquirep(m, p);
+                        return true;
+                    }
+                    // Every P is busy: their Ms fire timers when they
+                    // schedule (and sysmon when they are late).
+                }
+            }
+        }
     }
 
     /// First half of `stopm`: join the idle list and, now that one more M is
@@ -413,7 +448,7 @@ impl Sched {
         self.runqput(g, p);
     }
 
-    /// A timer was armed (or a syscall entered): some G will be made
+    /// A timer was armed: some G will be made
     /// runnable later by [`ready_pending`](Self::ready_pending), even if
     /// every M sleeps meanwhile, so the deadlock detector must stay quiet.
     pub fn add_pending_wakeup(&self) {
@@ -455,6 +490,15 @@ impl Sched {
         'top: loop {
             let p = m.p().expect("findrunnable: no P");
 
+            // Due timers of our P wake their goroutines into our runnext
+            // (Go's `checkTimers`). One atomic load when none is due.
+            if let Some(when) = p.timers.next() {
+                let now = crate::timers::nanotime();
+                if when <= now {
+                    p.timers.run_due(self, Some(p), now);
+                }
+            }
+
             // Every 61st schedule, look at the global queue first, so that two
             // goroutines that keep readying each other through runnext cannot
             // starve it. 61 is Go's choice: prime, not too small, not too big.
@@ -492,6 +536,14 @@ impl Sched {
                 }
                 if let Some(g) = self.steal_work(m, p) {
                     return Some((g, false));
+                }
+            }
+
+            // Due timers of other Ps, idle ones included (Go checks them
+            // while stealing).
+            if self.run_all_timers(Some(p), crate::timers::nanotime()) > 0 {
+                if let Some(found) = p.runqget() {
+                    return Some(found);
                 }
             }
 

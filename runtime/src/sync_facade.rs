@@ -114,6 +114,25 @@ impl Note {
         *woken = false;
     }
 
+    /// Block the calling OS thread until `wakeup` or `deadline`, whichever
+    /// comes first (Go's `notetsleep`). Returns true if woken. (Under loom the
+    /// timeout is not modelled: it waits for the wakeup.)
+    pub(crate) fn sleep_until(&self, deadline: std::time::Instant) -> bool {
+        let mut woken = lock(&self.woken);
+        while !*woken {
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            woken = match self.cv.wait_timeout(woken, deadline - now) {
+                Ok((g, _)) => g,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        *woken = false;
+        true
+    }
+
     /// Wake the thread sleeping on this note, or the next one to sleep
     /// (Go's `notewakeup`).
     pub(crate) fn wakeup(&self) {

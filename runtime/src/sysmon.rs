@@ -5,7 +5,8 @@
 //! a cooperating scheduler". sysmon is one OS thread that runs without a P.
 //! It wakes up every 20 us, backing off to 10 ms when there is nothing to do,
 //! and looks at every P: if the same goroutine has been running on a P for
-//! 10 ms (`forcePreemptNS`), it asks that goroutine to yield.
+//! 10 ms (`forcePreemptNS`), it asks that goroutine to yield. It also fires
+//! timers that are late because every M is busy.
 //!
 //! *Asks*: our preemption is cooperative, like Go before 1.14. The goroutine
 //! sees the request at its next preemption point, i.e. its next call into the
@@ -27,6 +28,9 @@ pub const FORCE_PREEMPT: Duration = Duration::from_millis(10);
 const MIN_DELAY: Duration = Duration::from_micros(20);
 /// Longest sleep between two looks (Go: 10 ms).
 const MAX_DELAY: Duration = Duration::from_millis(10);
+/// How late a timer may be before sysmon fires it itself: normally the timer
+/// M or the P's own M fires it on time; sysmon steps in when every M is busy.
+const TIMER_GRACE: Duration = Duration::from_millis(1);
 
 /// What sysmon last saw of a P (Go's `sysmontick`).
 #[derive(Clone, Copy)]
@@ -63,6 +67,7 @@ fn run(sched: &'static Sched) -> ! {
         }
         std::thread::sleep(delay);
         let now = Instant::now();
+        run_late_timers(sched);
         if retake(sched, now, &mut seen) > 0 {
             idle = 0;
         } else {
@@ -98,5 +103,15 @@ fn preemptone(p: &crate::p::P) {
     // SAFETY: `curg` is null or a pointer made from a `&'static G`.
     if let Some(g) = unsafe { g.cast_const().as_ref() } {
         g.preempt.store(true, Ordering::Release);
+    }
+}
+
+/// Fire timers that are more than [`TIMER_GRACE`] late: their goroutines go
+/// to the global queue (Go's sysmon starts an M for them instead).
+fn run_late_timers(sched: &Sched) {
+    let now = crate::timers::nanotime();
+    let grace = TIMER_GRACE.as_nanos() as u64;
+    if sched.next_timer().is_some_and(|t| t + grace <= now) {
+        sched.run_all_timers(None, now);
     }
 }

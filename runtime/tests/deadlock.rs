@@ -57,6 +57,25 @@ fn scenario(name: &str) {
         }
         // Go's `select {}`.
         "select-nocases" => runtime::select! {},
+        // Everyone else is blocked while main sleeps: a pending timer means
+        // someone will wake up, so this is not a deadlock.
+        "sleep" => {
+            let ch = chan::<i32>(0);
+            let rx = ch.clone();
+            runtime::go(move || {
+                rx.recv();
+            });
+            runtime::time::sleep(std::time::Duration::from_millis(30));
+            runtime::println!("main woke up");
+            std::process::exit(0);
+        }
+        // ... but once the timer fired, blocking is a deadlock again.
+        "sleep-then-recv" => {
+            let ch = chan::<i32>(0);
+            runtime::time::sleep(std::time::Duration::from_millis(30));
+            runtime::println!("main woke up");
+            ch.recv();
+        }
         other => panic!("unknown scenario {other:?}"),
     }
 }
@@ -130,4 +149,23 @@ fn select_nobody_answers() {
 #[test]
 fn empty_select_blocks_forever() {
     deadlocks("select-nocases", &["goroutine 1 [select (no cases)]:"]);
+}
+
+#[test]
+fn a_pending_timer_is_not_a_deadlock() {
+    run("sleep")
+        .code(0)
+        .stdout(predicate::str::contains("main woke up"))
+        .stderr(predicate::str::contains("deadlock").not());
+}
+
+#[test]
+fn after_the_timer_fires_a_deadlock_is_caught() {
+    run("sleep-then-recv")
+        .code(2)
+        .stdout(predicate::str::contains("main woke up"))
+        .stderr(
+            predicate::str::starts_with(FATAL)
+                .and(predicate::str::contains("goroutine 1 [chan receive]:")),
+        );
 }
