@@ -20,6 +20,7 @@
 //! | `chan.rs`, `sudog.rs` | channels, and the queues of goroutines parked on them |
 //! | `select.rs` | `select!`: waiting on several channels at once |
 //! | `timers.rs`, `time.rs` | per-P timer heaps, `time::sleep` |
+//! | `syscall.rs` | blocking calls: handing the P to another M |
 //! | `sync/waitgroup.rs` | `WaitGroup` |
 //! | `deadlock.rs` | "all goroutines are asleep - deadlock!" |
 //! | `fatal.rs`, `signal.rs` | panics, throws, stack overflow, exit codes |
@@ -38,6 +39,7 @@
 //! | `for v := range ch` | `for v in &ch` |
 //! | `select { case v, ok := <-ch: ... }` | [`select!`]` { recv(ch) -> v => ..., send(ch, x) => ..., default => ... }` |
 //! | `time.Sleep(d)` | [`time::sleep`]`(d)` |
+//! | a blocking system call | [`syscall`]`(\|\| blocking_call())` |
 //! | `var wg sync.WaitGroup` | `static WG: WaitGroup = WaitGroup::new();` |
 //! | `fmt.Println`, `fmt.Printf` | [`println!`], [`print!`] |
 //! | `func main()` | `fn main() { runtime::main(\|\| { ... }) }` |
@@ -89,6 +91,8 @@ mod signal;
 #[cfg(not(loom))]
 pub mod stack;
 #[cfg(not(loom))]
+mod syscall;
+#[cfg(not(loom))]
 mod sysmon;
 #[cfg(not(loom))]
 pub mod time;
@@ -99,5 +103,7 @@ pub use sync::WaitGroup;
 
 #[cfg(not(loom))]
 pub use proc::{
-    block_on, current_goid, current_m_id, go, gomaxprocs, gosched, main, num_goroutine,
+    block_on, current_goid, current_m_id, go, gomaxprocs, gosched, main, num_goroutine, num_threads,
 };
+#[cfg(not(loom))]
+pub use syscall::syscall;

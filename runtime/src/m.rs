@@ -181,6 +181,10 @@ mod exec {
         /// wait queue the G just joined, so no waker can touch the G before
         /// it is fully parked.
         Park(*mut (dyn FnMut() + 'static)),
+        /// Back from a system call, but the P was handed off and no other
+        /// is idle: queue the G globally and park this M (Go's
+        /// `exitsyscall0`).
+        ExitSyscallNoP,
     }
 
     type Coro = Coroutine<(), Yield, (), Stack>;
@@ -489,6 +493,17 @@ mod exec {
                 // stack; that stack is intact until the G is resumed, which
                 // cannot happen before this call releases the wait-queue lock.
                 unsafe { (*unlock)() };
+            }
+            CoroutineResult::Yield(Yield::ExitSyscallNoP) => {
+                debug_assert!(m.p().is_none(), "exitsyscall0: M holds a P");
+                g.set_status(Status::Syscall, Status::Runnable);
+                let mut locked = sched.lock();
+                sched.globrunqput(&mut locked, g);
+                drop(locked);
+                sched.wakep();
+                // This M goes idle until it is handed a P.
+                let woken = sched.stopm(m);
+                debug_assert!(woken, "only a loom model's shutdown wakes an M without a P");
             }
             CoroutineResult::Return(()) => {
                 g.set_status(Status::Running, Status::Free);

@@ -49,6 +49,10 @@ pub struct P {
     pub(crate) schedtick: AtomicU32,
     /// The G currently running on this P, for sysmon's `preemptone`.
     pub(crate) curg: AtomicPtr<G>,
+    /// Incremented on every system call entered on this P (Go's
+    /// `p.syscalltick`); sysmon retakes a P only after seeing the same
+    /// syscall twice, so a short syscall keeps its P.
+    pub(crate) syscalltick: AtomicU32,
     /// Goroutines sleeping until a deadline (Go's `p.timers`).
     pub(crate) timers: crate::timers::Timers,
     /// Owner-only state (free Gs, ...).
@@ -70,6 +74,7 @@ impl P {
             runq: LocalQueue::new(),
             schedtick: AtomicU32::new(0),
             curg: AtomicPtr::new(std::ptr::null_mut()),
+            syscalltick: AtomicU32::new(0),
             timers: crate::timers::Timers::new(),
             #[cfg(not(loom))]
             local: crate::m::PLocalCell::new(),
@@ -88,6 +93,15 @@ impl P {
 
     pub(crate) fn set_status(&self, s: PStatus) {
         self.status.store(s as u8, Ordering::Release);
+    }
+
+    /// Change the status from `from` to `to` if it is still `from`: the race
+    /// between a syscall returning (`Syscall` -> `Running`) and sysmon
+    /// retaking the P (`Syscall` -> `Idle`) has exactly one winner.
+    pub(crate) fn cas_status(&self, from: PStatus, to: PStatus) -> bool {
+        self.status
+            .compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
 
     /// Owner only: make `g` runnable on this P (Go's `runqput`).

@@ -96,6 +96,9 @@ where
 /// OS thread.
 pub fn gosched() {
     match current_g() {
+        Some(g) if g.status() == Status::Syscall => {
+            crate::fatal::throw("gosched inside runtime::syscall")
+        }
         Some(g) => switch_to_scheduler(g, Yield::Gosched),
         None => std::thread::yield_now(),
     }
@@ -227,6 +230,12 @@ where
 /// to the scheduler, and let it run `unlock` once we are off our stack.
 pub(crate) fn gopark<U: FnOnce()>(unlock: U, reason: WaitReason, at: &'static Location<'static>) {
     let g = current_g().expect("gopark outside a goroutine");
+    if g.status() == Status::Syscall {
+        crate::fatal::throw(&format!(
+            "blocking runtime call ({}) inside runtime::syscall",
+            reason.as_str()
+        ));
+    }
     g.set_wait(reason, at);
     let mut unlock = Some(unlock);
     let mut call = move || {
@@ -253,10 +262,27 @@ pub(crate) fn goready(g: GRef) {
 #[inline]
 pub fn preempt_point() {
     if let Some(g) = current_g() {
-        if g.preempt.load(Ordering::Relaxed) && g.preempt.swap(false, Ordering::AcqRel) {
+        // Inside `runtime::syscall` the goroutine has no P to yield: it
+        // keeps the request for after the call.
+        if g.preempt.load(Ordering::Relaxed)
+            && g.status() != Status::Syscall
+            && g.preempt.swap(false, Ordering::AcqRel)
+        {
             switch_to_scheduler(g, Yield::Preempted);
         }
     }
+}
+
+/// Number of Ms (OS threads that run goroutines) created so far; sysmon is
+/// not counted. Ms are never destroyed: an M that blocked in a
+/// [`syscall`](crate::syscall) and lost its P waits idle for the next one. Go
+/// shows this number as the `threadcreate` profile.
+///
+/// ```
+/// runtime::block_on(|| assert!(runtime::num_threads() >= 1));
+/// ```
+pub fn num_threads() -> usize {
+    sched().lock().mcount as usize
 }
 
 /// The id of the M (OS thread) running the caller, if it is one. Lessons use

@@ -93,8 +93,9 @@ pub struct Sched {
     pub(crate) goidgen: AtomicU64,
     /// Next M id.
     pub(crate) mnext: AtomicU64,
-    /// Timers not yet fired, and syscalls in progress: while any exists the
-    /// program is not deadlocked, someone will wake up.
+    /// Timers not yet fired (see `timers.rs`): while any exists the program
+    /// is not deadlocked, someone will wake up. (Goroutines in a syscall
+    /// count through their status, `Syscall`.)
     pub(crate) pending_wakeups: AtomicUsize,
 }
 
@@ -428,6 +429,39 @@ impl Sched {
         };
         self.acquirep(m, p);
         true
+    }
+
+    /// Find an M for `p`, which sysmon just took from an M blocked in a
+    /// system call (Go's `handoffp`): start one at once if there is work;
+    /// else, if no M is spinning or idle to notice future work, start a
+    /// spinning one; else put `p` on the idle list.
+    pub(crate) fn handoffp(&self, p: &'static P) {
+        debug_assert_eq!(p.status(), PStatus::Idle, "handoffp: P not idle");
+        if !p.runq_is_empty() || self.runqsize.load(Ordering::Acquire) > 0 {
+            self.startm(Some(p), false);
+            return;
+        }
+        if self.nmspinning.load(Ordering::SeqCst) + self.npidle.load(Ordering::SeqCst) == 0
+            && self
+                .nmspinning
+                .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        {
+            self.startm(Some(p), true);
+            return;
+        }
+        let mut locked = self.lock();
+        if !locked.runq.is_empty() {
+            drop(locked);
+            self.startm(Some(p), false);
+            return;
+        }
+        let when = p.timers.next();
+        self.pidleput(&mut locked, p);
+        drop(locked);
+        if let Some(when) = when {
+            self.wake_timer_sleeper(when);
+        }
     }
 
     /// An M that was spinning found work: stop spinning, and since there may

@@ -8,6 +8,12 @@
 //! 10 ms (`forcePreemptNS`), it asks that goroutine to yield. It also fires
 //! timers that are late because every M is busy.
 //!
+//! And it unsticks Ps from system calls: an M blocked in the kernel inside
+//! `runtime::syscall` still owns its P (status `Syscall`). If sysmon sees the
+//! same syscall on two looks (20 us or more) and there is other work, it
+//! takes the P away and hands it to another M (`handoffp`): the lesson's
+//! "M2" picture. The syscall, when it returns, must find a P again.
+//!
 //! *Asks*: our preemption is cooperative, like Go before 1.14. The goroutine
 //! sees the request at its next preemption point, i.e. its next call into the
 //! runtime (`print!`, `println!`, `go`, WaitGroup, channels, `gosched`). A loop
@@ -28,6 +34,9 @@ pub const FORCE_PREEMPT: Duration = Duration::from_millis(10);
 const MIN_DELAY: Duration = Duration::from_micros(20);
 /// Longest sleep between two looks (Go: 10 ms).
 const MAX_DELAY: Duration = Duration::from_millis(10);
+/// How long a syscall keeps its P when there is nothing else for it to do
+/// (Go: 10 ms in `retake`).
+const SYSCALL_KEEP_P: Duration = Duration::from_millis(10);
 /// How late a timer may be before sysmon fires it itself: normally the timer
 /// M or the P's own M fires it on time; sysmon steps in when every M is busy.
 const TIMER_GRACE: Duration = Duration::from_millis(1);
@@ -37,6 +46,8 @@ const TIMER_GRACE: Duration = Duration::from_millis(1);
 struct Seen {
     schedtick: u32,
     schedwhen: Instant,
+    syscalltick: u32,
+    syscallwhen: Instant,
 }
 
 /// Start the sysmon thread.
@@ -53,6 +64,8 @@ fn run(sched: &'static Sched) -> ! {
         Seen {
             schedtick: 0,
             schedwhen: start,
+            syscalltick: 0,
+            syscallwhen: start,
         };
         MAX_GOMAXPROCS
     ];
@@ -76,24 +89,53 @@ fn run(sched: &'static Sched) -> ! {
     }
 }
 
-/// Ask long-running goroutines to yield (Go's `retake`). Returns the number
-/// of Ps retaken from syscalls (none yet: see the channels issue).
+/// Ask long-running goroutines to yield, and take the P away from an M
+/// blocked in a system call (Go's `retake`). Returns the number of Ps
+/// retaken from syscalls.
 fn retake(sched: &Sched, now: Instant, seen: &mut [Seen]) -> u32 {
+    let mut n = 0;
     for p in sched.procs() {
-        let status = p.status();
-        if status != PStatus::Running && status != PStatus::Syscall {
-            continue;
-        }
         let pd = &mut seen[p.id];
-        let t = p.schedtick.load(Ordering::Relaxed);
-        if pd.schedtick != t {
-            pd.schedtick = t;
-            pd.schedwhen = now;
-        } else if pd.schedwhen + FORCE_PREEMPT <= now {
-            preemptone(p);
+        match p.status() {
+            PStatus::Running => {
+                let t = p.schedtick.load(Ordering::Relaxed);
+                if pd.schedtick != t {
+                    pd.schedtick = t;
+                    pd.schedwhen = now;
+                } else if pd.schedwhen + FORCE_PREEMPT <= now {
+                    preemptone(p);
+                }
+            }
+            PStatus::Syscall => {
+                // A syscall we see for the first time may be about to
+                // return: retake only on the next look, at least one sysmon
+                // tick (20 us) later.
+                let t = p.syscalltick.load(Ordering::Relaxed);
+                if pd.syscalltick != t {
+                    pd.syscalltick = t;
+                    pd.syscallwhen = now;
+                    continue;
+                }
+                // Nothing for the P to do, and spinning or idle Ps to pick
+                // up new work: let the syscall keep its P for up to 10 ms.
+                if p.runq_is_empty()
+                    && sched.nmspinning.load(Ordering::SeqCst) + sched.npidle.load(Ordering::SeqCst)
+                        > 0
+                    && pd.syscallwhen + SYSCALL_KEEP_P > now
+                {
+                    continue;
+                }
+                // The returning syscall races us for the P: one CAS wins.
+                if p.cas_status(PStatus::Syscall, PStatus::Idle) {
+                    n += 1;
+                    p.syscalltick.fetch_add(1, Ordering::Relaxed);
+                    sched.handoffp(p);
+                }
+            }
+            PStatus::Idle | PStatus::Dead => {}
         }
     }
-    0
+    n
 }
 
 /// Ask the goroutine running on `p` to yield at its next preemption point

@@ -76,6 +76,11 @@ fn scenario(name: &str) {
             runtime::println!("main woke up");
             ch.recv();
         }
+        // A goroutine must not park inside `runtime::syscall`: it has no P.
+        "park-in-syscall" => {
+            let ch = chan::<i32>(0);
+            runtime::syscall(|| ch.recv());
+        }
         other => panic!("unknown scenario {other:?}"),
     }
 }
@@ -168,4 +173,13 @@ fn after_the_timer_fires_a_deadlock_is_caught() {
             predicate::str::starts_with(FATAL)
                 .and(predicate::str::contains("goroutine 1 [chan receive]:")),
         );
+}
+
+#[test]
+fn parking_inside_a_syscall_is_a_fatal_error() {
+    run("park-in-syscall")
+        .code(2)
+        .stderr(predicate::str::starts_with(
+            "fatal error: blocking runtime call (chan receive) inside runtime::syscall",
+        ));
 }
