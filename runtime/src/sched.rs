@@ -40,10 +40,10 @@ use crate::g::{GRef, Status, G};
 use crate::m::M;
 use crate::p::{PStatus, MAX_GOMAXPROCS, P};
 use crate::runq::LOCAL_QUEUE_SIZE;
-use crate::timers::TimerRole;
 use crate::sync_facade::{
     fence, lock, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering,
 };
+use crate::timers::TimerRole;
 
 /// Seeded bug for the loom suite: a spinning M parks without re-checking the
 /// run queues after it stops spinning (the lost wakeup this file prevents).

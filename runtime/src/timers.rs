@@ -23,7 +23,8 @@ use crate::g::GRef;
 use crate::m::M;
 use crate::p::P;
 use crate::sched::Sched;
-use crate::sync_facade::{lock, AtomicU64, Mutex, MutexGuard, Ordering};
+use crate::sync_facade::{lock, Mutex, MutexGuard};
+use std::sync::atomic::Ordering;
 
 /// The start of the runtime's clock.
 static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
@@ -91,7 +92,11 @@ pub(crate) struct Timers {
     /// parked, so a timer never fires for a half-parked goroutine.
     heap: Mutex<Heap>,
     /// Earliest `when` in the heap, 0 when empty: read without the lock.
-    when: AtomicU64,
+    /// A plain `std` atomic even under loom: timers are not part of the
+    /// models (`time.rs` is not built there), so the scheduler's "any timer
+    /// due?" checks must cost the models nothing. The heap lock orders
+    /// everything that matters.
+    when: std::sync::atomic::AtomicU64,
 }
 
 impl Timers {
@@ -101,7 +106,7 @@ impl Timers {
                 heap: BinaryHeap::new(),
                 seq: 0,
             }),
-            when: AtomicU64::new(0),
+            when: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -165,6 +170,11 @@ impl Sched {
     /// The earliest timer over every P, dead Ps included (Go's
     /// `timeSleepUntil`).
     pub(crate) fn next_timer(&self) -> Option<u64> {
+        // Timers are not modelled under loom: scanning `allp` there would
+        // only add interleavings to every model of the idle protocol.
+        if cfg!(loom) {
+            return None;
+        }
         self.allps().filter_map(|p| p.timers.next()).min()
     }
 
@@ -172,6 +182,9 @@ impl Sched {
     /// by a stealing M and by sysmon), readying their goroutines into `p`.
     /// Returns how many fired.
     pub(crate) fn run_all_timers(&self, p: Option<&'static P>, now: u64) -> usize {
+        if cfg!(loom) {
+            return 0; // see `next_timer`
+        }
         self.allps().map(|t| t.timers.run_due(self, p, now)).sum()
     }
 
@@ -180,7 +193,12 @@ impl Sched {
     /// there are timers and no M watches them yet; fire overdue ones itself
     /// with an idle P; or nothing (idle list, sleep until woken).
     pub(crate) fn timer_role(&self, m: &'static M) -> TimerRole {
-        // Read the timers under the lock: `wake_timer_sleeper` publishes a
+        if self.next_timer().is_none() {
+            // The common case; a timer added right now finds no timer M and
+            // calls `wakep`, as it would with no timer M at all.
+            return TimerRole::None;
+        }
+        // Read the timers again under the lock: `wake_timer_sleeper` publishes a
         // new timer before it takes the lock to look for a timer M, so either
         // we see the new timer or it sees us.
         let mut locked = self.lock();

@@ -4,6 +4,9 @@
 //! call that a deadlock and end the test process. Deadlocks are tested in
 //! `deadlock.rs`, in a child process.
 
+// The executor (goroutines, block_on) is not built under loom.
+#![cfg(not(loom))]
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 

@@ -7,6 +7,9 @@
 //! `--exact child` and the scenario's name in `SCENARIO`, and the `child`
 //! test below plays it (it does nothing in a normal test run).
 
+// The executor (goroutines, block_on) is not built under loom.
+#![cfg(not(loom))]
+
 use std::time::Duration;
 
 use assert_cmd::Command;

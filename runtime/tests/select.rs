@@ -1,5 +1,8 @@
 //! `select!` behaves like Go's `select`, one rule per test.
 
+// The executor (goroutines, block_on) is not built under loom.
+#![cfg(not(loom))]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 

@@ -3,6 +3,9 @@
 //! Every test here wants a single P (so that without the hand-off nothing
 //! else could run); they all set it, so running them in parallel is fine.
 
+// The executor (goroutines, block_on) is not built under loom.
+#![cfg(not(loom))]
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,5 +1,8 @@
 //! `time::sleep` parks goroutines on per-P timers.
 
+// The executor (goroutines, block_on) is not built under loom.
+#![cfg(not(loom))]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
