@@ -50,6 +50,18 @@ pub const LESSONS: &[Lesson] = &[
         title: "forgot done: all goroutines are asleep - deadlock!",
         note: include_str!("../notes/05-forgot-done.md"),
     },
+    Lesson {
+        number: 6,
+        name: "syscall",
+        title: "a blocking system call hands the P to a second M",
+        note: include_str!("../notes/06-syscall.md"),
+    },
+    Lesson {
+        number: 7,
+        name: "ping-pong",
+        title: "ping-pong: OS threads against goroutines, timed",
+        note: include_str!("../notes/07-ping-pong.md"),
+    },
 ];
 
 /// Find a lesson by number (`"2"`) or name (`"example2"`).
