@@ -24,6 +24,10 @@ const WARM: usize = 1_000_000;
 /// Goroutines per churn wave, and waves.
 const WAVE: usize = 100_000;
 const WAVES: usize = 100;
+/// Channel operations in phase 2 (each message is a send and a receive).
+const CHAN_OPS: usize = 10_000_000;
+/// Producer goroutines in phase 2 (and as many consumers).
+const PRODUCERS: usize = 8;
 /// Allowed growth of resident memory over the warm-up level.
 const RSS_SLACK: f64 = 0.10;
 
@@ -45,19 +49,10 @@ fn main() {
         report(t0, &format!("warm-up done, RSS {} MiB", reference >> 20));
         channels(scale);
         report(t0, "channel phase done");
-        churn((WAVE / scale).max(1), WAVES);
+        churn((WAVE / scale).max(1), WAVES, reference);
         report(t0, "churn done");
         settle();
-        let rss = rss_bytes();
-        let limit = reference as f64 * (1.0 + RSS_SLACK);
-        if rss as f64 > limit {
-            fail(&format!(
-                "RSS grew from {} to {} bytes (more than {:.0}%): something leaks",
-                reference,
-                rss,
-                RSS_SLACK * 100.0
-            ));
-        }
+        let rss = check_rss(reference, "at the end");
         report(
             t0,
             &format!(
@@ -100,15 +95,61 @@ fn warm_up(n: usize) -> u64 {
     rss_bytes()
 }
 
-/// Phase 2: channel operations (needs `runtime::chan`).
+/// Phase 2: [`CHAN_OPS`] channel operations (a send and its receive are two)
+/// between [`PRODUCERS`] producers and as many consumers, half through an
+/// unbuffered channel and half through a buffered one. Every value must be
+/// received exactly once: the count and the sum of what arrived must match
+/// what was sent.
 fn channels(scale: usize) {
-    let _ = scale;
-    eprintln!("soak: channels are not in the runtime yet; channel phase skipped");
+    static SENT: WaitGroup = WaitGroup::new();
+    static RECEIVED: WaitGroup = WaitGroup::new();
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    static SUM: AtomicU64 = AtomicU64::new(0);
+    let per_producer = ((CHAN_OPS / 2 / PRODUCERS) / scale).max(1) as u64;
+    let chans = [runtime::chan::<u64>(0), runtime::chan::<u64>(64)];
+    for ch in &chans {
+        for _ in 0..PRODUCERS / 2 {
+            let (rx, tx) = (ch.clone(), ch.clone());
+            RECEIVED.add(1);
+            runtime::go(move || {
+                let (mut count, mut sum) = (0, 0);
+                for v in &rx {
+                    count += 1;
+                    sum += v;
+                }
+                COUNT.fetch_add(count, Ordering::Relaxed);
+                SUM.fetch_add(sum, Ordering::Relaxed);
+                RECEIVED.done();
+            });
+            SENT.add(1);
+            runtime::go(move || {
+                for v in 1..=per_producer {
+                    tx.send(v);
+                }
+                SENT.done();
+            });
+        }
+    }
+    SENT.wait();
+    for ch in &chans {
+        ch.close();
+    }
+    RECEIVED.wait();
+    let messages = PRODUCERS as u64 * per_producer;
+    check_count("messages received", COUNT.load(Ordering::Relaxed), messages);
+    check_count(
+        "sum of the values received",
+        SUM.load(Ordering::Relaxed),
+        PRODUCERS as u64 * per_producer * (per_producer + 1) / 2,
+    );
+    settle();
 }
 
 /// Phase 3: `waves` waves of `n` goroutines; half of each wave starts one
-/// more goroutine of its own, so `go` runs from goroutines on both Ps.
-fn churn(n: usize, waves: usize) {
+/// more goroutine of its own, so `go` runs from goroutines on both Ps. The
+/// resident size is checked after every wave, so a leak fails here rather
+/// than exhausting the machine's memory.
+fn churn(n: usize, waves: usize, reference: u64) {
     static WG: WaitGroup = WaitGroup::new();
     static RAN: AtomicU64 = AtomicU64::new(0);
     for wave in 0..waves {
@@ -138,6 +179,7 @@ fn churn(n: usize, waves: usize) {
             RAN.load(Ordering::Relaxed),
             expected,
         );
+        check_rss(reference, &format!("after churn wave {}", wave + 1));
     }
     settle();
 }
@@ -153,6 +195,18 @@ fn settle() {
         runtime::gosched();
         std::thread::yield_now();
     }
+}
+
+/// Fail if the resident size is more than [`RSS_SLACK`] above `reference`.
+fn check_rss(reference: u64, when: &str) -> u64 {
+    let rss = rss_bytes();
+    if rss as f64 > reference as f64 * (1.0 + RSS_SLACK) {
+        fail(&format!(
+            "RSS grew from {reference} to {rss} bytes {when} (more than {:.0}%): something leaks",
+            RSS_SLACK * 100.0
+        ));
+    }
+    rss
 }
 
 fn expect_goroutines(want: usize, when: &str) {
