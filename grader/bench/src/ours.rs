@@ -42,8 +42,24 @@ fn spawn(n: usize) -> Outcome {
 
 /// Two goroutines bounce a value over two unbuffered channels.
 fn pingpong(n: usize) -> Option<Outcome> {
-    let _ = (n, context_switches);
-    None
+    let (ping, pong) = (runtime::chan::<u64>(0), runtime::chan::<u64>(0));
+    let (ping_rx, pong_tx) = (ping.clone(), pong.clone());
+    runtime::go(move || {
+        while let Some(v) = ping_rx.recv() {
+            pong_tx.send(v);
+        }
+    });
+    let (t0, c0) = (Instant::now(), context_switches());
+    for i in 0..n as u64 {
+        ping.send(i);
+        assert_eq!(pong.recv(), Some(i), "lost a message");
+    }
+    let (elapsed, csw) = (t0.elapsed(), context_switches() - c0);
+    ping.close();
+    Some(Outcome {
+        csw: Some(csw),
+        ..Outcome::per_op(elapsed, n)
+    })
 }
 
 /// `n` goroutines each check in, then block on one WaitGroup forever.
