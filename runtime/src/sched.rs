@@ -512,6 +512,12 @@ impl Sched {
                 self.globrunqput(&mut locked, g);
             }
         }
+        // With one P, held by the caller, there is no idle P to wake: skip
+        // `wakep` and its full fence (~10 ns, twice per channel round trip).
+        // A `gomaxprocs` growing concurrently calls `wakep` itself.
+        if p.is_some() && self.gomaxprocs.load(Ordering::Relaxed) == 1 {
+            return;
+        }
         self.wakep();
     }
 
