@@ -26,9 +26,9 @@
 //! models check this very code.
 
 use crate::g::WaitReason;
-use crate::park::{park, preempt_point, Waiter};
+use crate::park::{park_unlock, preempt_point, Waiter};
 use crate::sudog::{Sudog, WaitQ};
-use crate::sync_facade::{lock, Arc, Mutex, MutexGuard, UnsafeCell};
+use crate::sync_facade::{Arc, SpinGuard, SpinLock, UnsafeCell};
 use std::collections::VecDeque;
 
 /// Make a channel of `T` with room for `cap` buffered values; `0` makes an
@@ -47,7 +47,7 @@ use std::collections::VecDeque;
 pub fn chan<T: Send>(cap: usize) -> Chan<T> {
     Chan {
         c: Arc::new(HChan {
-            lock: Mutex::new(()),
+            lock: SpinLock::new(),
             state: UnsafeCell::new(State {
                 buf: VecDeque::with_capacity(cap),
                 closed: false,
@@ -74,7 +74,8 @@ pub struct Chan<T> {
 pub(crate) struct HChan<T> {
     /// Guards `state` (Go's `hchan.lock`). Kept apart from the data so that
     /// `select!` can lock channels of different element types in one order.
-    pub(crate) lock: Mutex<()>,
+    /// A spin lock: see `SpinLock` for why.
+    pub(crate) lock: SpinLock,
     /// Everything else, only touched with `lock` held.
     state: UnsafeCell<State<T>>,
     /// Buffer size (Go's `dataqsiz`).
@@ -118,7 +119,7 @@ impl<T> HChan<T> {
     #[inline]
     pub(crate) fn with_state<R>(
         &self,
-        _guard: &MutexGuard<'_, ()>,
+        _guard: &SpinGuard<'_>,
         f: impl FnOnce(&mut State<T>) -> R,
     ) -> R {
         // SAFETY: the caller holds `lock` (the guard), so no one else
@@ -233,7 +234,7 @@ impl<T: Send> Chan<T> {
         preempt_point();
         let c = &*self.c;
         let mut mine: Option<Sudog<T>> = None;
-        let guard = lock(&c.lock);
+        let guard = c.lock.lock();
         let r = c.with_state(&guard, |st| {
             st.try_send(v, c.cap).map_err(|fail| match fail {
                 SendFail::Full(v) => {
@@ -258,7 +259,7 @@ impl<T: Send> Chan<T> {
             }
             Err(SendFail::Full(())) => {
                 let sg = mine.as_ref().expect("parked sender has a sudog");
-                park(&sg.waiter, guard, WaitReason::ChanSend);
+                park_unlock(&sg.waiter, move || drop(guard), WaitReason::ChanSend);
                 // Woken by a receiver (success), or by close.
                 if !sg.success() {
                     panic!("send on closed channel");
@@ -285,7 +286,7 @@ impl<T: Send> Chan<T> {
         preempt_point();
         let c = &*self.c;
         let mut mine: Option<Sudog<T>> = None;
-        let guard = lock(&c.lock);
+        let guard = c.lock.lock();
         let r = c.with_state(&guard, |st| {
             st.try_recv(c.cap).inspect_err(|()| {
                 let sg = mine.insert(Sudog::new(Waiter::current(), None));
@@ -301,7 +302,7 @@ impl<T: Send> Chan<T> {
             }
             Err(()) => {
                 let sg = mine.as_ref().expect("parked receiver has a sudog");
-                park(&sg.waiter, guard, WaitReason::ChanReceive);
+                park_unlock(&sg.waiter, move || drop(guard), WaitReason::ChanReceive);
                 // Woken with a value (success), or by close (`None`).
                 let v = sg.take_elem();
                 debug_assert_eq!(v.is_some(), sg.success());
@@ -328,7 +329,7 @@ impl<T: Send> Chan<T> {
     pub fn try_send(&self, v: T) -> Result<(), T> {
         preempt_point();
         let c = &*self.c;
-        let guard = lock(&c.lock);
+        let guard = c.lock.lock();
         let r = c.with_state(&guard, |st| st.try_send(v, c.cap));
         drop(guard);
         match r {
@@ -358,7 +359,7 @@ impl<T: Send> Chan<T> {
     pub fn try_recv(&self) -> Result<Option<T>, ()> {
         preempt_point();
         let c = &*self.c;
-        let guard = lock(&c.lock);
+        let guard = c.lock.lock();
         let r = c.with_state(&guard, |st| st.try_recv(c.cap));
         drop(guard);
         r.map(|(v, w)| {
@@ -385,7 +386,7 @@ impl<T: Send> Chan<T> {
     pub fn close(&self) {
         preempt_point();
         let c = &*self.c;
-        let guard = lock(&c.lock);
+        let guard = c.lock.lock();
         // Unlink every waiter under the lock, chaining them through a local
         // list, and wake them after it: Go collects them in a `gList`.
         let woken = c.with_state(&guard, |st| {
@@ -423,7 +424,7 @@ impl<T: Send> Chan<T> {
 
     /// Number of values in the buffer (Go's `len(ch)`).
     pub fn len(&self) -> usize {
-        let guard = lock(&self.c.lock);
+        let guard = self.c.lock.lock();
         self.c.with_state(&guard, |st| st.buf.len())
     }
 
@@ -453,20 +454,20 @@ impl<T: Send> Chan<T> {
     /// });
     /// ```
     pub fn waiting_senders(&self) -> usize {
-        let guard = lock(&self.c.lock);
+        let guard = self.c.lock.lock();
         self.c.with_state(&guard, |st| st.sendq.len())
     }
 
     /// Number of goroutines (or threads) parked receiving from this channel,
     /// `select!`s included (see [`waiting_senders`](Self::waiting_senders)).
     pub fn waiting_receivers(&self) -> usize {
-        let guard = lock(&self.c.lock);
+        let guard = self.c.lock.lock();
         self.c.with_state(&guard, |st| st.recvq.len())
     }
 
     /// Has `close` been called? (Go has no such query; lessons use it.)
     pub fn is_closed(&self) -> bool {
-        let guard = lock(&self.c.lock);
+        let guard = self.c.lock.lock();
         self.c.with_state(&guard, |st| st.closed)
     }
 }

@@ -103,7 +103,8 @@ pub fn park_unlock<U: FnOnce()>(me: &Waiter, unlock: U, reason: WaitReason) {
     let at = Location::caller();
     match me {
         #[cfg(not(loom))]
-        Waiter::G(_) => crate::proc::gopark(unlock, reason, at),
+        // The waiter of a parking goroutine is the running goroutine.
+        Waiter::G(g) => crate::proc::gopark(g, unlock, reason, at),
         Waiter::Thread(t) => {
             let _ = (reason, at);
             unlock();

@@ -226,10 +226,18 @@ where
     }
 }
 
-/// Park the current goroutine (Go's `gopark`): record why and where, switch
+/// Park `g`, the running goroutine (Go's `gopark`): record why and where, switch
 /// to the scheduler, and let it run `unlock` once we are off our stack.
-pub(crate) fn gopark<U: FnOnce()>(unlock: U, reason: WaitReason, at: &'static Location<'static>) {
-    let g = current_g().expect("gopark outside a goroutine");
+pub(crate) fn gopark<U: FnOnce()>(
+    g: GRef,
+    unlock: U,
+    reason: WaitReason,
+    at: &'static Location<'static>,
+) {
+    debug_assert!(
+        current_g().is_some_and(|c| std::ptr::eq(c, g)),
+        "gopark: not the running goroutine"
+    );
     if g.status() == Status::Syscall {
         crate::fatal::throw(&format!(
             "blocking runtime call ({}) inside runtime::syscall",

@@ -24,7 +24,7 @@ use crate::chan::{Chan, HChan, SendFail};
 use crate::g::WaitReason;
 use crate::park::{park_unlock, preempt_point, Waiter};
 use crate::sudog::{SelectDone, Sudog};
-use crate::sync_facade::{lock, MutexGuard};
+use crate::sync_facade::SpinGuard;
 
 /// Wait on channel operations and run the first one that can proceed
 /// (Go's `select`). When several are ready, one is chosen at random.
@@ -186,7 +186,7 @@ pub fn block() -> ! {
 
 /// The channel lock of one case, held by `selectgo`.
 #[doc(hidden)]
-pub struct Locked<'a>(#[allow(dead_code)] MutexGuard<'a, ()>);
+pub struct Locked<'a>(#[allow(dead_code)] SpinGuard<'a>);
 
 /// What pass 1 found for one case.
 #[doc(hidden)]
@@ -255,7 +255,7 @@ impl<'a, T: Send> SelectCase<'a> for RecvCase<'a, T> {
         self.ch as *const HChan<T> as usize
     }
     fn lock(&self) -> Locked<'a> {
-        Locked(lock(&self.ch.lock))
+        Locked(self.ch.lock.lock())
     }
     unsafe fn poll(&mut self) -> Poll {
         // SAFETY: the caller holds the lock.
@@ -312,7 +312,7 @@ impl<'a, T: Send> SelectCase<'a> for SendCase<'a, T> {
         self.ch as *const HChan<T> as usize
     }
     fn lock(&self) -> Locked<'a> {
-        Locked(lock(&self.ch.lock))
+        Locked(self.ch.lock.lock())
     }
     unsafe fn poll(&mut self) -> Poll {
         let v = self.value.take().expect("send case has its value");
