@@ -8,8 +8,8 @@
 //! its own P's `runnext`, so the two run back to back on one thread.
 //!
 //! A channel is a lock, a ring buffer of `cap` values and two queues of parked
-//! goroutines ([`Sudog`]s): senders waiting for room, receivers waiting for a
-//! value. The rules, as in Go:
+//! goroutines (`Sudog`s, see `sudog.rs`): senders waiting for room, receivers
+//! waiting for a value. The rules, as in Go:
 //! - a send to a channel with a parked receiver hands the value *directly* to
 //!   that receiver (no trip through the buffer); else it goes in the buffer
 //!   if there is room; else the sender parks;
@@ -21,9 +21,13 @@
 //!   panic `send on closed channel`); a receive drains what is buffered first.
 //!
 //! Every decision is made under the channel lock, and a parking goroutine
-//! releases it only once parked (`park`), so a waker never finds it
-//! half-asleep. All the synchronization comes from `sync_facade`, so the loom
-//! models check this very code.
+//! releases it only once parked (`park.rs`), so a waker never finds it
+//! half-asleep. Waking happens after the lock is released, so the lock is
+//! held for a few dozen instructions only. A channel operation allocates
+//! nothing: a parked goroutine's sudog lives on its own stack.
+//!
+//! All the synchronization comes from `sync_facade`, so loom models can check
+//! this very code.
 
 use crate::g::WaitReason;
 use crate::park::{park_unlock, preempt_point, Waiter};
@@ -145,8 +149,9 @@ impl<T> HChan<T> {
 }
 
 impl<T> State<T> {
-    /// The send half of Go's `chansend`, under the lock: closed, a parked
-    /// receiver, or room in the buffer. `Err(v)` when the sender must wait.
+    /// The part of Go's `chansend` that cannot block, under the lock: fails
+    /// if closed; hands `v` to a parked receiver (returning it, to be woken);
+    /// or buffers it. `Err(SendFail::Full(v))` when the sender must wait.
     pub(crate) fn try_send(&mut self, v: T, cap: usize) -> Result<Option<Waiter>, SendFail<T>> {
         if self.closed {
             return Err(SendFail::Closed);
@@ -165,10 +170,10 @@ impl<T> State<T> {
         Err(SendFail::Full(v))
     }
 
-    /// The receive half of Go's `chanrecv`, under the lock. `Ok(None)`:
-    /// closed and drained. `Err(())`: the receiver must wait.
-    #[allow(clippy::type_complexity)]
-    pub(crate) fn try_recv(&mut self, cap: usize) -> Result<(Option<T>, Option<Waiter>), ()> {
+    /// The part of Go's `chanrecv` that cannot block, under the lock: the
+    /// value (`None`: closed and drained) and maybe a sender to wake.
+    /// `Err(())` when the receiver must wait.
+    pub(crate) fn try_recv(&mut self, cap: usize) -> Result<Received<T>, ()> {
         if self.closed && self.buf.is_empty() {
             return Ok((None, None));
         }
@@ -196,6 +201,10 @@ impl<T> State<T> {
         Err(())
     }
 }
+
+/// A received value (`None`: the channel is closed and drained) and the
+/// parked sender it came from, to wake once the lock is released.
+pub(crate) type Received<T> = (Option<T>, Option<Waiter>);
 
 /// Why a send could not complete at once.
 pub(crate) enum SendFail<T> {
@@ -326,6 +335,7 @@ impl<T: Send> Chan<T> {
     /// });
     /// ```
     #[doc(alias = "selectnbsend")]
+    #[track_caller]
     pub fn try_send(&self, v: T) -> Result<(), T> {
         preempt_point();
         let c = &*self.c;
@@ -383,6 +393,7 @@ impl<T: Send> Chan<T> {
     /// });
     /// ```
     #[doc(alias = "closechan")]
+    #[track_caller]
     pub fn close(&self) {
         preempt_point();
         let c = &*self.c;

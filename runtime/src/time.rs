@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use crate::g::WaitReason;
-use crate::park::{park, preempt_point, Waiter};
+use crate::park::{park_unlock, preempt_point, Waiter};
 
 /// Pause the calling goroutine for at least `d` (Go's `time.Sleep`).
 ///
@@ -41,10 +41,14 @@ pub fn sleep(d: Duration) {
     };
     let sched = crate::proc::sched();
     let when = crate::timers::nanotime().saturating_add(d.as_nanos().min(u64::MAX as u128) as u64);
-    let me = Waiter::G(g);
     // The heap stays locked until we are parked, so the timer cannot fire
-    // for a goroutine that is not asleep yet.
+    // for a goroutine that is not asleep yet. Once parked, release it and
+    // make sure an M will be awake in time (Go's `resetForSleep`, the
+    // unlock function of `gopark` in `timeSleep`).
     let heap = p.timers.add(sched, when, g);
-    sched.wake_timer_sleeper(when);
-    park(&me, heap, WaitReason::Sleep);
+    let unlock = move || {
+        drop(heap);
+        sched.wake_timer_sleeper(when);
+    };
+    park_unlock(&Waiter::G(g), unlock, WaitReason::Sleep);
 }
