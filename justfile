@@ -8,7 +8,7 @@ set positional-arguments := true
 default:
     @just --list --unsorted
 
-# Run lesson N (number or name). `--explain` prints its note first (stderr); other arguments go to the program.
+# Run lesson N (number or name). `--explain` prints its note first (stderr); `--trace` draws the scheduler (stderr); `--trace-out FILE` writes a Perfetto timeline; other arguments go to the program.
 lesson N *ARGS:
     @cargo build -q --release -p lessons --bins
     @./target/release/lesson "$@"

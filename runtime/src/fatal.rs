@@ -34,6 +34,7 @@ pub fn exit(code: i32) -> ! {
     // Our print macros write straight to the file descriptor, so there is no
     // runtime buffer to flush; `std::process::exit` also flushes Rust's own
     // stdout buffer for code that used `std::println!`.
+    crate::trace::finish(code);
     std::process::exit(code)
 }
 

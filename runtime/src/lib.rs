@@ -25,6 +25,8 @@
 //! | `deadlock.rs` | "all goroutines are asleep - deadlock!" |
 //! | `fatal.rs`, `signal.rs` | panics, throws, stack overflow, exit codes |
 //! | `sync_facade.rs` | the one switch between `std` and `loom` |
+//! | `trace.rs`, `trace/` | pictures and a timeline of scheduling events (`RUNTIME_TRACE=1`, `RUNTIME_TRACE_OUT=FILE`) |
+//! | `schedtrace.rs` | `GODEBUG=schedtrace=X,scheddetail=1` |
 //!
 //! Go beside Rust:
 //!
@@ -76,6 +78,7 @@ mod sudog;
 pub mod sync;
 mod sync_facade;
 pub(crate) mod timers;
+mod trace;
 
 #[cfg(not(loom))]
 mod fatal;
@@ -86,6 +89,8 @@ mod funcval;
 pub mod print;
 #[cfg(not(loom))]
 mod proc;
+#[cfg(not(loom))]
+mod schedtrace;
 #[cfg(not(loom))]
 mod signal;
 #[cfg(not(loom))]

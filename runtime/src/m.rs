@@ -404,6 +404,7 @@ mod exec {
         crate::signal::on_new_m();
         let p = m.take_nextp().expect("mstart: no P");
         sched.acquirep(m, p);
+        crate::trace::m_started(m);
         schedule(sched, m)
     }
 
@@ -462,6 +463,11 @@ mod exec {
             g.preempt.store(false, Ordering::Relaxed);
         }
         crate::signal::set_running_goid(g.goid());
+        crate::trace::event(crate::trace::Event::Run {
+            g,
+            m,
+            inherit: inherit_time,
+        });
 
         // SAFETY: we took `g` from a run queue, so we own it until we hand it
         // to a queue or a wait list again below.
@@ -482,13 +488,15 @@ mod exec {
             p.curg.store(std::ptr::null_mut(), Ordering::Release);
         }
         match result {
-            CoroutineResult::Yield(Yield::Gosched) | CoroutineResult::Yield(Yield::Preempted) => {
+            CoroutineResult::Yield(why @ (Yield::Gosched | Yield::Preempted)) => {
                 g.set_status(Status::Running, Status::Runnable);
                 let mut locked = sched.lock();
                 sched.globrunqput(&mut locked, g);
+                crate::trace::event(crate::trace::Event::yielded(g, m, &why));
             }
             CoroutineResult::Yield(Yield::Park(unlock)) => {
                 g.set_status(Status::Running, Status::Waiting);
+                crate::trace::event(crate::trace::Event::Park { g, m });
                 // SAFETY: `unlock` points to a closure on the parked G's
                 // stack; that stack is intact until the G is resumed, which
                 // cannot happen before this call releases the wait-queue lock.
@@ -499,6 +507,7 @@ mod exec {
                 g.set_status(Status::Syscall, Status::Runnable);
                 let mut locked = sched.lock();
                 sched.globrunqput(&mut locked, g);
+                crate::trace::event(crate::trace::Event::SyscallExit { g, m });
                 drop(locked);
                 sched.wakep();
                 // This M goes idle until it is handed a P.
@@ -506,6 +515,7 @@ mod exec {
                 debug_assert!(woken, "only a loom model's shutdown wakes an M without a P");
             }
             CoroutineResult::Return(()) => {
+                crate::trace::event(crate::trace::Event::Exit { g, m });
                 g.set_status(Status::Running, Status::Free);
                 sched.ngoroutines.fetch_sub(1, Ordering::Relaxed);
                 let coro = exec.coro.take().expect("finished G has its coroutine");

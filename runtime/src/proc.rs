@@ -23,6 +23,7 @@ static INIT: Once = Once::new();
 pub(crate) fn sched() -> &'static Sched {
     INIT.call_once(|| {
         let sched: &'static Sched = &SCHED;
+        crate::trace::init();
         sched.procresize(initial_gomaxprocs());
         crate::signal::install();
         crate::fatal::install_panic_hook();
@@ -87,6 +88,7 @@ where
     let g = crate::m::newproc(sched, p, f, parent, at);
     g.catches_panics.store(catches_panics, Ordering::Relaxed);
     sched.runqput(g, p);
+    crate::trace::event(crate::trace::Event::Go { g });
     preempt_point();
     g
 }
@@ -122,6 +124,10 @@ pub fn gomaxprocs(n: usize) -> usize {
         return sched.gomaxprocs();
     }
     let old = sched.procresize(n);
+    crate::trace::event(crate::trace::Event::Gomaxprocs {
+        old,
+        new: sched.gomaxprocs(),
+    });
     if n > old {
         sched.wakep();
     }
@@ -167,6 +173,7 @@ where
         p0
     };
     sched.acquirep(m0, p0);
+    crate::trace::m_started(m0);
     let g1 = crate::m::newproc(
         sched,
         Some(p0),
@@ -181,6 +188,7 @@ where
     // schedtick is 1 when user code first yields (tick 0 would make the
     // very first decision look at the global queue: "every 61st tick").
     p0.runqput(g1, false, |_| unreachable!("empty queue cannot overflow"));
+    crate::trace::event(crate::trace::Event::Go { g: g1 });
     crate::m::schedule(sched, m0)
 }
 

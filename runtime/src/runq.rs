@@ -246,4 +246,21 @@ impl<T: 'static> LocalQueue<T> {
         }
         out
     }
+
+    /// Anyone: look at up to `max` items from the head without taking them,
+    /// and the queue's length, for the scheduler's pictures (`trace.rs`,
+    /// `schedtrace.rs`). Exact when called by the owner; a racy but safe
+    /// snapshot otherwise (slots are atomics and items are never freed).
+    pub fn peek(&self, max: usize) -> (Vec<&'static T>, usize) {
+        let head = self.head.load(Ordering::Acquire);
+        let tail = self.tail.load(Ordering::Acquire);
+        let len = tail.wrapping_sub(head).min(LOCAL_QUEUE_SIZE);
+        let items = (0..len.min(max as u32))
+            .map(|i| self.slot(head.wrapping_add(i)).load(Ordering::Relaxed))
+            // SAFETY: slots hold null (never written) or pointers made from
+            // `&'static T` by `push_back`/`steal_half_into`.
+            .filter_map(|p| unsafe { p.cast_const().as_ref() })
+            .collect();
+        (items, len as usize)
+    }
 }

@@ -216,12 +216,14 @@ impl Sched {
     pub(crate) fn globrunqput(&self, locked: &mut Locked, g: GRef) {
         locked.runq.push_back(g);
         self.runqsize.store(locked.runq.len(), Ordering::Release);
+        crate::trace::global_runq(&locked.runq);
     }
 
     /// Append a batch to the global queue (Go's `globrunqputbatch`). Lock held.
     pub(crate) fn globrunqput_batch(&self, locked: &mut Locked, batch: Vec<GRef>) {
         locked.runq.extend(batch);
         self.runqsize.store(locked.runq.len(), Ordering::Release);
+        crate::trace::global_runq(&locked.runq);
     }
 
     /// Take a fair share of the global queue: one G to run, and up to
@@ -243,6 +245,7 @@ impl Sched {
             p.runqput(g, false, |overflow| locked.runq.extend(overflow));
         }
         self.runqsize.store(locked.runq.len(), Ordering::Release);
+        crate::trace::global_runq(&locked.runq);
         first
     }
 
@@ -375,17 +378,22 @@ impl Sched {
     pub(crate) fn stopm(&self, m: &'static M) -> bool {
         loop {
             match self.timer_role(m) {
-                TimerRole::None => return self.midle_enter(m) && self.mpark(m),
+                TimerRole::None => {
+                    crate::trace::event(crate::trace::Event::MStop { m });
+                    return self.midle_enter(m) && self.mpark(m);
+                }
                 TimerRole::RunNow(p) => {
                     self.acquirep(m, p);
                     return true;
                 }
                 TimerRole::SleepUntil(t) => {
+                    crate::trace::event(crate::trace::Event::MStop { m });
                     self.timer_m_sleep(m, t);
                     let mut locked = self.lock();
                     if let Some(p) = self.pidleget(&mut locked) {
                         drop(locked);
                         self.acquirep(m, p);
+                        crate::trace::event(crate::trace::Event::MWake { m });
                         return true;
                     }
                     // Every P is busy: their Ms fire timers when they
@@ -428,6 +436,7 @@ impl Sched {
             return false;
         };
         self.acquirep(m, p);
+        crate::trace::event(crate::trace::Event::MWake { m });
         true
     }
 
@@ -480,6 +489,7 @@ impl Sched {
     pub fn ready(&self, g: GRef, p: Option<&'static P>) {
         g.set_status(Status::Waiting, Status::Runnable);
         self.runqput(g, p);
+        crate::trace::event(crate::trace::Event::Ready { g });
     }
 
     /// A timer was armed: some G will be made
@@ -642,6 +652,7 @@ impl Sched {
                 }
                 let Some(victim) = self.p(id) else { continue };
                 if let Some(g) = p.steal_half_from(victim, steal_runnext) {
+                    crate::trace::event(crate::trace::Event::Steal { p, victim, g });
                     return Some(g);
                 }
             }

@@ -72,6 +72,7 @@ fn entersyscall() -> &'static crate::p::P {
     m.set_p(None);
     // From here on sysmon may take `p`.
     p.set_status(PStatus::Syscall);
+    crate::trace::event(crate::trace::Event::SyscallEnter { g, m, p });
     p
 }
 
@@ -89,6 +90,7 @@ fn exitsyscall(oldp: &'static crate::p::P) {
         m.set_p(Some(oldp));
         oldp.curg.store(g as *const _ as *mut _, Ordering::Release);
         g.set_status(Status::Syscall, Status::Running);
+        crate::trace::event(crate::trace::Event::SyscallExit { g, m });
         return;
     }
     // Sysmon gave our P away. Any idle P will do (`exitsyscallfast_pidle`).
@@ -98,6 +100,7 @@ fn exitsyscall(oldp: &'static crate::p::P) {
         sched.acquirep(m, p);
         p.curg.store(g as *const _ as *mut _, Ordering::Release);
         g.set_status(Status::Syscall, Status::Running);
+        crate::trace::event(crate::trace::Event::SyscallExit { g, m });
         return;
     }
     drop(locked);

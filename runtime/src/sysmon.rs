@@ -78,6 +78,7 @@ fn run(sched: &'static Sched) -> ! {
         } else if idle > 50 {
             delay = (delay * 2).min(MAX_DELAY);
         }
+        delay = crate::schedtrace::sysmon_tick(sched, delay);
         std::thread::sleep(delay);
         let now = Instant::now();
         run_late_timers(sched);
@@ -129,6 +130,7 @@ fn retake(sched: &Sched, now: Instant, seen: &mut [Seen]) -> u32 {
                 if p.cas_status(PStatus::Syscall, PStatus::Idle) {
                     n += 1;
                     p.syscalltick.fetch_add(1, Ordering::Relaxed);
+                    crate::trace::event(crate::trace::Event::HandOff { p });
                     sched.handoffp(p);
                 }
             }
