@@ -463,11 +463,7 @@ mod exec {
             g.preempt.store(false, Ordering::Relaxed);
         }
         crate::signal::set_running_goid(g.goid());
-        crate::trace::event(crate::trace::Event::Run {
-            g,
-            m,
-            inherit: inherit_time,
-        });
+        crate::trace::run(g, m, inherit_time);
 
         // SAFETY: we took `g` from a run queue, so we own it until we hand it
         // to a queue or a wait list again below.
@@ -496,7 +492,7 @@ mod exec {
             }
             CoroutineResult::Yield(Yield::Park(unlock)) => {
                 g.set_status(Status::Running, Status::Waiting);
-                crate::trace::event(crate::trace::Event::Park { g, m });
+                crate::trace::park(g, m);
                 // SAFETY: `unlock` points to a closure on the parked G's
                 // stack; that stack is intact until the G is resumed, which
                 // cannot happen before this call releases the wait-queue lock.

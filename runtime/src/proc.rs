@@ -268,6 +268,7 @@ pub(crate) fn gopark<U: FnOnce()>(
 }
 
 /// Make a parked goroutine runnable on the caller's P (Go's `goready`).
+#[inline]
 pub(crate) fn goready(g: GRef) {
     debug_assert_eq!(g.status(), Status::Waiting);
     sched().ready(g, current_p());

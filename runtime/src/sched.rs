@@ -489,7 +489,7 @@ impl Sched {
     pub fn ready(&self, g: GRef, p: Option<&'static P>) {
         g.set_status(Status::Waiting, Status::Runnable);
         self.runqput(g, p);
-        crate::trace::event(crate::trace::Event::Ready { g });
+        crate::trace::ready(g);
     }
 
     /// A timer was armed: some G will be made

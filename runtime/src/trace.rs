@@ -18,11 +18,12 @@
 //! in `newproc`, `traceGoStart` in `execute`, `traceGoPark` in `park_m`, ...),
 //! read with `go tool trace`.
 //!
-//! **Free when off.** Every hook ([`event`], [`global_runq`]) is
-//! `#[inline(always)]` and starts with one relaxed load of a global flag that
-//! is set once at start-up; the event is built from references the caller
-//! already holds, so when tracing is off nothing is formatted, allocated or
-//! locked: the hook is a single predictable branch.
+//! **Free when off.** Every hook ([`event`], [`run`], [`park`], [`ready`],
+//! [`global_runq`]) is `#[inline(always)]` and starts with one relaxed load
+//! of a global flag that is set once at start-up; the event is built from
+//! references the caller already holds, so when tracing is off nothing is
+//! formatted, allocated or locked: the hook is a single predictable branch,
+//! and the recording code is out of line (`#[cold]`).
 //!
 //! **One lock when on.** Every event is recorded under one mutex, which also
 //! gives all events a single order and a single clock. The recorder reads
@@ -134,6 +135,70 @@ pub(crate) fn event(e: Event) {
     }
     #[cfg(loom)]
     let _ = e;
+}
+
+// The three hooks of the hottest path (a channel round trip passes six of
+// them: two of each) take their arguments in registers. An `Event` is passed
+// through memory, and the compiler fills it in before the branch even when
+// tracing is off; measured with callgrind on the ping-pong benchmark, these
+// shortcuts bring the off cost from ~7.7 to ~4.5 instructions per hook (load
+// the flag's address, load the flag, test, branch).
+
+/// [`Event::Run`], arguments in registers.
+#[inline(always)]
+pub(crate) fn run(g: GRef, m: &'static M, inherit: bool) {
+    if enabled() {
+        #[cfg(not(loom))]
+        cold::run(g, m, inherit);
+    }
+    #[cfg(loom)]
+    let _ = (g, m, inherit);
+}
+
+/// [`Event::Park`], arguments in registers.
+#[inline(always)]
+pub(crate) fn park(g: GRef, m: &'static M) {
+    if enabled() {
+        #[cfg(not(loom))]
+        cold::park(g, m);
+    }
+    #[cfg(loom)]
+    let _ = (g, m);
+}
+
+/// [`Event::Ready`], argument in a register.
+#[inline(always)]
+pub(crate) fn ready(g: GRef) {
+    if enabled() {
+        #[cfg(not(loom))]
+        cold::ready(g);
+    }
+    #[cfg(loom)]
+    let _ = g;
+}
+
+/// The enabled side of [`run`], [`park`], [`ready`]: out of line.
+#[cfg(not(loom))]
+mod cold {
+    use super::{recorder::record, Event, GRef, M};
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn run(g: GRef, m: &'static M, inherit: bool) {
+        record(Event::Run { g, m, inherit })
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn park(g: GRef, m: &'static M) {
+        record(Event::Park { g, m })
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn ready(g: GRef) {
+        record(Event::Ready { g })
+    }
 }
 
 /// Report the new contents of the global run queue. Call it under the
