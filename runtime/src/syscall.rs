@@ -12,7 +12,9 @@
 //!   notices and the same M carries on with the same P (no hand-off at all).
 //! - sysmon (`retake` in `sysmon.rs`) sees a P stuck in `Syscall` for two of
 //!   its looks and takes it (compare-and-swap `Syscall` -> `Idle`), handing it
-//!   to an idle or new M (`Sched::handoffp`).
+//!   to an idle or new M (`Sched::handoffp`). If goroutines are queued behind
+//!   the P and sysmon is napping long, `entersyscall` wakes it first, so the
+//!   hand-off comes after ~20-40 us rather than up to 10 ms (Go 1.19 waits).
 //! - `exitsyscall`: try to take the old P back (CAS `Syscall` -> `Running`);
 //!   it fails if sysmon won. Then try any idle P. Failing that, there is no P
 //!   to run on: the goroutine goes to the global run queue and its M parks
@@ -73,6 +75,7 @@ fn entersyscall() -> &'static crate::p::P {
     // From here on sysmon may take `p`.
     p.set_status(PStatus::Syscall);
     crate::trace::event(crate::trace::Event::SyscallEnter { g, m, p });
+    crate::sysmon::kick_for_syscall(crate::proc::sched_unchecked(), p);
     p
 }
 

@@ -12,7 +12,9 @@
 //! `runtime::syscall` still owns its P (status `Syscall`). If sysmon sees the
 //! same syscall on two looks (20 us or more) and there is other work, it
 //! takes the P away and hands it to another M (`handoffp`): the lesson's
-//! "M2" picture. The syscall, when it returns, must find a P again.
+//! "M2" picture. The syscall, when it returns, must find a P again. A
+//! goroutine entering a syscall with work queued behind it wakes sysmon from
+//! a long nap (`kick_for_syscall`), which Go does not do.
 //!
 //! *Asks*: our preemption is cooperative, like Go before 1.14. The goroutine
 //! sees the request at its next preemption point, i.e. its next call into the
@@ -23,9 +25,11 @@
 
 use std::time::{Duration, Instant};
 
-use crate::p::{PStatus, MAX_GOMAXPROCS};
+use std::sync::LazyLock;
+
+use crate::p::{PStatus, MAX_GOMAXPROCS, P};
 use crate::sched::Sched;
-use crate::sync_facade::Ordering;
+use crate::sync_facade::{AtomicBool, Note, Ordering};
 
 /// How long a goroutine may run before it is asked to yield (Go's
 /// `forcePreemptNS`).
@@ -40,6 +44,31 @@ const SYSCALL_KEEP_P: Duration = Duration::from_millis(10);
 /// How late a timer may be before sysmon fires it itself: normally the timer
 /// M or the P's own M fires it on time; sysmon steps in when every M is busy.
 const TIMER_GRACE: Duration = Duration::from_millis(1);
+
+/// sysmon naps longer than this only when nothing needs it; a goroutine that
+/// enters a system call with work queued behind it cuts such a nap short.
+const KICKABLE_DELAY: Duration = Duration::from_micros(500);
+
+/// Where sysmon naps, so that `kick_for_syscall` can wake it early.
+static NAP: LazyLock<Note> = LazyLock::new(Note::new);
+/// True while sysmon takes a nap longer than [`KICKABLE_DELAY`].
+static NAPPING_LONG: AtomicBool = AtomicBool::new(false);
+
+/// A goroutine entered a system call while other goroutines wait for its P:
+/// if sysmon is in a long nap, wake it, so the P is handed off within tens
+/// of microseconds rather than after up to 10 ms.
+///
+/// Go 1.19 does not do this (its hand-off waits for sysmon's next look,
+/// which may be 10 ms away); it costs two loads on the syscall path, and a
+/// wake-up only when a hand-off is likely needed.
+pub(crate) fn kick_for_syscall(sched: &Sched, p: &P) {
+    if NAPPING_LONG.load(Ordering::Relaxed)
+        && (!p.runq_is_empty() || sched.runqsize.load(Ordering::Relaxed) > 0)
+        && NAPPING_LONG.swap(false, Ordering::Relaxed)
+    {
+        NAP.wakeup();
+    }
+}
 
 /// What sysmon last saw of a P (Go's `sysmontick`).
 #[derive(Clone, Copy)]
@@ -79,7 +108,13 @@ fn run(sched: &'static Sched) -> ! {
             delay = (delay * 2).min(MAX_DELAY);
         }
         delay = crate::schedtrace::sysmon_tick(sched, delay);
-        std::thread::sleep(delay);
+        NAPPING_LONG.store(delay > KICKABLE_DELAY, Ordering::Relaxed);
+        if NAP.sleep_until(Instant::now() + delay) {
+            // Kicked: a syscall may need its P handed off. Look often again.
+            idle = 0;
+            delay = MIN_DELAY;
+        }
+        NAPPING_LONG.store(false, Ordering::Relaxed);
         let now = Instant::now();
         run_late_timers(sched);
         if retake(sched, now, &mut seen) > 0 {

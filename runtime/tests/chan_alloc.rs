@@ -70,5 +70,14 @@ fn ping_pong_and_select_allocate_nothing_per_operation() {
         ping.close();
         allocs
     });
-    assert_eq!(per_phase, [0, 0], "allocations during 10,000 round trips");
+    // An allocation per operation would count 20,000 or more per phase.
+    // What may remain is the scheduler growing a queue once: the two
+    // goroutines share one time slice (runnext), so sysmon preempts them
+    // every 10 ms, and the first preemption grows the global run queue.
+    for n in per_phase {
+        assert!(
+            n < 20,
+            "{n} allocations during 10,000 round trips: {per_phase:?}"
+        );
+    }
 }
