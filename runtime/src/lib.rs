@@ -47,7 +47,8 @@
 //! | `func main()` | `fn main() { runtime::main(\|\| { ... }) }` |
 //!
 //! **Preemption is cooperative at runtime calls**, as in Go before 1.14:
-//! every call into the runtime (print macros, `go`, WaitGroup, `gosched`) is a
+//! every call into the runtime (print macros, `go`, WaitGroup, channel
+//! operations, `select!`, `time::sleep`, `gosched`) is a
 //! point where a goroutine that has run for 10 ms yields. A loop that never
 //! calls the runtime is never preempted.
 //!
