@@ -192,6 +192,10 @@ mod exec {
     /// Stacks moved at once between a P's cache and the global pool.
     const STACK_BATCH: usize = 32;
 
+    /// Gs moved at once from the global free list to a P's, or allocated at
+    /// once when there are none.
+    const G_BATCH: usize = 32;
+
     /// What a G runs: its closure until it starts, then its coroutine
     /// (which owns the stack) until it returns.
     pub(crate) struct Exec {
@@ -366,9 +370,13 @@ mod exec {
         let local = unsafe { p.local.get() };
         if local.gfree.is_empty() {
             let mut locked = sched.lock();
-            let take = locked.gfree.len().min(32);
+            let take = locked.gfree.len().min(G_BATCH);
             let at = locked.gfree.len() - take;
             local.gfree.extend(locked.gfree.drain(at..));
+        }
+        if local.gfree.is_empty() {
+            // No dead G anywhere: make a batch of new ones at once.
+            sched.malg_batch(&mut local.gfree, G_BATCH);
         }
         local.gfree.pop()
     }

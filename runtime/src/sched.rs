@@ -675,6 +675,18 @@ impl Sched {
         self.ngoroutines.load(Ordering::Relaxed)
     }
 
+    /// Allocate `n` new G records in one allocation and register them in
+    /// `allgs` under one lock, handing them to the free list `free` (Go's
+    /// `malg`, batched: a million goroutines started at once would otherwise
+    /// pay a `malloc` and two lock operations each).
+    #[cfg(not(loom))]
+    pub(crate) fn malg_batch(&self, free: &mut Vec<GRef>, n: usize) {
+        let gs: &'static [G] = Box::leak((0..n).map(|_| G::new()).collect::<Box<[G]>>());
+        lock(&self.allgs).extend(gs.iter());
+        // Reversed, so the free list hands them out in allocation order.
+        free.extend(gs.iter().rev());
+    }
+
     /// Allocate a brand new G record (never freed; see `g.rs`).
     pub(crate) fn malg(&self) -> GRef {
         let g: GRef = Box::leak(Box::new(G::new()));
