@@ -470,7 +470,6 @@ mod exec {
             p.schedtick.fetch_add(1, Ordering::Relaxed);
             g.preempt.store(false, Ordering::Relaxed);
         }
-        crate::signal::set_running_goid(g.goid());
         crate::trace::run(g, m, inherit_time);
 
         // SAFETY: we took `g` from a run queue, so we own it until we hand it
@@ -486,7 +485,6 @@ mod exec {
             .resume(());
 
         m.set_curg(None);
-        crate::signal::set_running_goid(0);
         // Our P may have changed while the G was in a syscall.
         if let Some(p) = m.p() {
             p.curg.store(std::ptr::null_mut(), Ordering::Release);

@@ -8,7 +8,7 @@
 //! faulting instruction runs again and the previous handler (Rust's own stack
 //! overflow reporter, or the default action) deals with it.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Size of each M's alternate signal stack.
 const ALT_STACK_SIZE: usize = 64 * 1024;
@@ -16,17 +16,6 @@ const ALT_STACK_SIZE: usize = 64 * 1024;
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 static mut PREV_SEGV: std::mem::MaybeUninit<libc::sigaction> = std::mem::MaybeUninit::zeroed();
 static mut PREV_BUS: std::mem::MaybeUninit<libc::sigaction> = std::mem::MaybeUninit::zeroed();
-
-thread_local! {
-    /// Id of the goroutine running on this thread, for the handler (a plain
-    /// atomic: reading it is async-signal safe).
-    static RUNNING_GOID: AtomicU64 = const { AtomicU64::new(0) };
-}
-
-/// Record which goroutine this thread runs (0: none).
-pub(crate) fn set_running_goid(goid: u64) {
-    RUNNING_GOID.with(|g| g.store(goid, Ordering::Relaxed));
-}
 
 /// Install the SIGSEGV/SIGBUS handler once per process.
 pub(crate) fn install() {
@@ -80,7 +69,12 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut l
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
     if crate::stack::is_guard_address(addr) {
-        let goid = RUNNING_GOID.with(|g| g.load(Ordering::Relaxed));
+        // The goroutine on this M: the M's thread-local is a plain pointer
+        // (const-initialised, no destructor) and `curg` an atomic, so this is
+        // async-signal safe. Reading it here, rather than keeping a copy of
+        // the id in a thread-local, keeps two thread-local writes off every
+        // goroutine switch.
+        let goid = crate::m::current_g().map_or(0, |g| g.goid());
         // Only async-signal-safe calls from here: write(2) and _exit(2).
         let mut buf = [0u8; 256];
         let mut w = Writer {
