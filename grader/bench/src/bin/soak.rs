@@ -5,14 +5,17 @@
 //!    The resident size after this is the reference ("post-warm-up").
 //! 2. Channels: 10,000,000 channel operations between producers and
 //!    consumers on GOMAXPROCS=2; every value sent is received exactly once.
-//! 3. Churn: 10,000,000 short goroutines in waves, each counted.
+//! 3. Churn: 15,000,000 short goroutines in 100 waves, each counted.
 //!
-//! At the end the resident size must be within 10% of the reference (dead
-//! goroutines' records and stacks are reused, not leaked), one goroutine must
-//! be left, and every message and goroutine must have been counted. Any
-//! failure prints `soak: FAIL ...` and exits 1.
+//! Phases 2 and 3 repeat for 10 rounds (`--rounds R`). After every churn
+//! wave, every round and at the end, the resident size must be within 10%
+//! of the reference (dead goroutines' records and stacks are reused, not
+//! leaked); at the end one goroutine must be left; every message and
+//! goroutine must have been counted. Any failure prints `soak: FAIL ...` and
+//! exits 1.
 //!
-//! `soak --scale N` divides every size by N (the test suite runs it small).
+//! `soak --scale N` divides every size by N (the test suite runs it small);
+//! `--rounds R` sets the number of rounds.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -21,6 +24,8 @@ use runtime::WaitGroup;
 
 /// Goroutines alive at once in the warm-up.
 const WARM: usize = 1_000_000;
+/// Rounds of phases 2 and 3 after the warm-up.
+const ROUNDS: usize = 10;
 /// Goroutines per churn wave, and waves.
 const WAVE: usize = 100_000;
 const WAVES: usize = 100;
@@ -32,25 +37,24 @@ const PRODUCERS: usize = 8;
 const RSS_SLACK: f64 = 0.10;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let scale = match args.as_slice() {
-        [] => 1,
-        [flag, n] if flag == "--scale" => n
-            .parse::<usize>()
-            .ok()
-            .filter(|&n| n > 0)
-            .unwrap_or_else(|| usage()),
-        _ => usage(),
-    };
+    let (scale, rounds) = parse_args();
     runtime::main(move || {
         runtime::gomaxprocs(2);
         let t0 = Instant::now();
         let reference = warm_up((WARM / scale).max(1));
         report(t0, &format!("warm-up done, RSS {} MiB", reference >> 20));
-        channels(scale);
-        report(t0, "channel phase done");
-        churn((WAVE / scale).max(1), WAVES, reference);
-        report(t0, "churn done");
+        for round in 1..=rounds {
+            channels(scale);
+            churn((WAVE / scale).max(1), WAVES, reference);
+            let rss = check_rss(reference, &format!("after round {round}"));
+            report(
+                t0,
+                &format!(
+                    "round {round}/{rounds}: channels and churn done, RSS {} MiB",
+                    rss >> 20
+                ),
+            );
+        }
         settle();
         let rss = check_rss(reference, "at the end");
         report(
@@ -63,6 +67,26 @@ fn main() {
             ),
         );
     })
+}
+
+/// `[--scale N] [--rounds R]`.
+fn parse_args() -> (usize, usize) {
+    let (mut scale, mut rounds) = (1, ROUNDS);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let value = it
+            .next()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| usage());
+        match flag.as_str() {
+            "--scale" => scale = value,
+            "--rounds" => rounds = value,
+            _ => usage(),
+        }
+    }
+    (scale, rounds)
 }
 
 /// Phase 1. Returns the resident size once all of them are gone.
@@ -105,6 +129,8 @@ fn channels(scale: usize) {
     static RECEIVED: WaitGroup = WaitGroup::new();
     static COUNT: AtomicU64 = AtomicU64::new(0);
     static SUM: AtomicU64 = AtomicU64::new(0);
+    COUNT.store(0, Ordering::Relaxed);
+    SUM.store(0, Ordering::Relaxed);
     let per_producer = ((CHAN_OPS / 2 / PRODUCERS) / scale).max(1) as u64;
     let chans = [runtime::chan::<u64>(0), runtime::chan::<u64>(64)];
     for ch in &chans {
@@ -152,6 +178,7 @@ fn channels(scale: usize) {
 fn churn(n: usize, waves: usize, reference: u64) {
     static WG: WaitGroup = WaitGroup::new();
     static RAN: AtomicU64 = AtomicU64::new(0);
+    RAN.store(0, Ordering::Relaxed);
     for wave in 0..waves {
         WG.add(n as i32);
         for i in 0..n {
@@ -232,7 +259,7 @@ fn fail(msg: &str) -> ! {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: soak [--scale N]");
+    eprintln!("usage: soak [--scale N] [--rounds R]");
     std::process::exit(2)
 }
 
