@@ -21,6 +21,7 @@ export RUST_BACKTRACE=0
 BITES=(
     "runq_tail|loom_runq|push_overflow_and_steal|item.is_null|claimed an empty slot|exactly once|never put in"
     "no_recheck|loom_idle|go_from_busy_m_while_other_m_goes_idle|deadlock; threads"
+    "wakep_no_fence|loom_idle|go_from_busy_m_while_other_m_goes_idle|deadlock; threads"
     "waiter_unpark_first|loom_waitgroup|sema_release_happens_before_acquire|deadlock; threads"
     "waitgroup_relaxed|loom_waitgroup|wait_returns_after_last_done_and_sees_its_writes|Causality violation"
     "waitgroup_lost_wakeup|loom_waitgroup|every_waiter_wakes|deadlock; threads"

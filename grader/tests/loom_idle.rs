@@ -16,8 +16,10 @@
 //! Ms, Ps and Gs are leaked per execution (the scheduler hands them around
 //! as `&'static`); a few hundred bytes each.
 //!
-//! Seeded bug that these models catch (see `grader/loom-bite.sh`):
-//! `no_recheck` (a spinning M parks without looking at the queues again).
+//! Seeded bugs that these models catch (see `grader/loom-bite.sh`):
+//! `no_recheck` (a spinning M parks without looking at the queues again) and
+//! `wakep_no_fence` (`wakep` reads the spinning count without the full fence
+//! that orders it after the G's publication).
 #![cfg(loom)]
 
 mod loom_support;

@@ -49,6 +49,11 @@ use crate::timers::TimerRole;
 /// run queues after it stops spinning (the lost wakeup this file prevents).
 const RECHECK_AFTER_SPINNING: bool = !cfg!(loom_seeded_bugs = "no_recheck");
 
+/// Seeded bug for the loom suite: `wakep` reads the spinning count without
+/// the full fence, so that read may pass the submitter's publication of the
+/// G, and both sides can miss each other.
+const WAKEP_FENCE: bool = !cfg!(loom_seeded_bugs = "wakep_no_fence");
+
 /// Everything protected by the scheduler lock (Go's `sched.lock`).
 pub(crate) struct Locked {
     /// The global run queue (Go's `sched.runq`).
@@ -311,7 +316,9 @@ impl Sched {
     pub fn wakep(&self) {
         // Order our publication of the G before reading the spinning count:
         // pairs with the fence a spinner executes after it stops spinning.
-        fence(Ordering::SeqCst);
+        if WAKEP_FENCE {
+            fence(Ordering::SeqCst);
+        }
         if self.npidle.load(Ordering::SeqCst) == 0 {
             return;
         }
