@@ -25,6 +25,8 @@ BITES=(
     "waiter_unpark_first|loom_waitgroup|sema_release_happens_before_acquire|deadlock; threads"
     "waitgroup_relaxed|loom_waitgroup|wait_returns_after_last_done_and_sees_its_writes|Causality violation"
     "waitgroup_lost_wakeup|loom_waitgroup|every_waiter_wakes|deadlock; threads"
+    "chan_close_wakes_one|loom_chan|close_wakes_every_receiver|deadlock; threads"
+    "chan_recv_takes_sender_value|loom_chan|buffered_fifo|values out of order"
     "deadlock_ignores_timers|loom_deadlock|never_fires_while_a_timer_is_pending|deadlock detector fired wrongly"
     "checkdead_misses_self|loom_deadlock|fires_when_every_goroutine_is_blocked|deadlock; threads"
 )

@@ -13,41 +13,34 @@
 
 mod loom_support;
 
-use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
 use runtime::g::WaitReason;
 use runtime::loom_api::Sema;
 use runtime::WaitGroup;
 
-use loom_support::check;
+use loom_support::{catch, check, quiet_expected_panics, Data};
 
-/// A WaitGroup and two plain (non-atomic) values guarded by it.
+/// A WaitGroup and two plain (non-atomic) values whose writes it orders.
 struct Shared {
     wg: WaitGroup,
-    data: [UnsafeCell<u32>; 2],
+    data: [Data; 2],
 }
-
-// SAFETY: the cells are accessed only as the WaitGroup orders them; that is
-// exactly what the models check (loom reports any unordered access).
-unsafe impl Sync for Shared {}
 
 impl Shared {
     fn new() -> Arc<Shared> {
         Arc::new(Shared {
             wg: WaitGroup::new(),
-            data: [UnsafeCell::new(0), UnsafeCell::new(0)],
+            data: [Data::new(), Data::new()],
         })
     }
 
     fn write(&self, i: usize, v: u32) {
-        // SAFETY: checked by loom (see the Sync impl).
-        self.data[i].with_mut(|p| unsafe { *p = v });
+        self.data[i].write(v);
     }
 
     fn read(&self, i: usize) -> u32 {
-        // SAFETY: checked by loom (see the Sync impl).
-        self.data[i].with(|p| unsafe { *p })
+        self.data[i].read()
     }
 }
 
@@ -141,21 +134,17 @@ const NEGATIVE: &str = "sync: negative WaitGroup counter";
 /// Go's message, whichever comes second.
 #[test]
 fn negative_counter_panics() {
-    quiet_expected_panics();
+    quiet_expected_panics(&[NEGATIVE]);
     check("waitgroup: negative counter panics", || {
         let s = Shared::new();
         s.wg.add(1);
-        let done = |s: Arc<Shared>| {
-            move || {
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.wg.done()))
-                    .err()
-                    .map(|e| panic_text(&*e))
-            }
+        let a = {
+            let s = s.clone();
+            thread::spawn(move || catch(|| s.wg.done()))
         };
-        let a = thread::spawn(done(s.clone()));
-        let b = done(s.clone())();
+        let b = catch(|| s.wg.done());
         let a = a.join().unwrap();
-        let panics: Vec<String> = [a, b].into_iter().flatten().collect();
+        let panics: Vec<String> = [a, b].into_iter().filter_map(Result::err).collect();
         assert_eq!(panics, [NEGATIVE], "exactly one done must panic");
     });
 }
@@ -167,48 +156,16 @@ fn negative_counter_panics() {
 #[test]
 fn sema_release_happens_before_acquire() {
     check("sema: release happens-before acquire", || {
-        struct S {
-            sema: Sema,
-            data: UnsafeCell<u32>,
-        }
-        // SAFETY: as for `Shared`: loom checks every access.
-        unsafe impl Sync for S {}
-        let s = Arc::new(S {
-            sema: Sema::new(),
-            data: UnsafeCell::new(0),
-        });
+        let s = Arc::new((Sema::new(), Data::new()));
         let releaser = {
             let s = s.clone();
             thread::spawn(move || {
-                // SAFETY: checked by loom.
-                s.data.with_mut(|p| unsafe { *p = 5 });
-                s.sema.release();
+                s.1.write(5);
+                s.0.release();
             })
         };
-        s.sema.acquire(WaitReason::Semacquire);
-        // SAFETY: checked by loom.
-        assert_eq!(s.data.with(|p| unsafe { *p }), 5);
+        s.0.acquire(WaitReason::Semacquire);
+        assert_eq!(s.1.read(), 5);
         releaser.join().unwrap();
-    });
-}
-
-fn panic_text(e: &(dyn std::any::Any + Send)) -> String {
-    e.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| e.downcast_ref::<String>().cloned())
-        .unwrap_or_default()
-}
-
-/// The negative-counter model panics on purpose in many executions; keep
-/// those expected panics off stderr, and print every other panic as usual.
-fn quiet_expected_panics() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if panic_text(info.payload()) != NEGATIVE {
-                default(info);
-            }
-        }));
     });
 }

@@ -35,6 +35,15 @@ use crate::sudog::{Sudog, WaitQ};
 use crate::sync_facade::{Arc, SpinGuard, SpinLock, UnsafeCell};
 use std::collections::VecDeque;
 
+/// Seeded bug for the loom suite: `close` wakes only the first parked
+/// receiver; the others sleep forever.
+const CLOSE_WAKES_ALL: bool = !cfg!(loom_seeded_bugs = "chan_close_wakes_one");
+
+/// Seeded bug for the loom suite: a receive from a full buffer with a parked
+/// sender takes the sender's value instead of the buffer's head, so values
+/// come out of order.
+const RECV_TAKES_HEAD: bool = !cfg!(loom_seeded_bugs = "chan_recv_takes_sender_value");
+
 /// Make a channel of `T` with room for `cap` buffered values; `0` makes an
 /// unbuffered channel, where every send waits for its receiver (Go's
 /// `make(chan T, cap)`, `makechan`).
@@ -183,7 +192,7 @@ impl<T> State<T> {
             // there is none): take the head, and the sender's value goes to
             // the tail, so values keep their order.
             let theirs = sg.take_elem();
-            let v = if cap == 0 {
+            let v = if cap == 0 || !RECV_TAKES_HEAD {
                 theirs
             } else {
                 debug_assert_eq!(self.buf.len(), cap, "parked sender but room in buffer");
@@ -413,6 +422,9 @@ impl<T: Send> Chan<T> {
                     // A receiver gets no value: `elem` stays `None`.
                     sg.set_success(false);
                     woken.enqueue(sg);
+                    if !CLOSE_WAKES_ALL {
+                        break;
+                    }
                 }
                 while let Some(sg) = st.sendq.dequeue() {
                     // A sender keeps its value; it will panic.

@@ -55,3 +55,57 @@ pub fn m_loop(sched: &Sched, m: &'static M, mut run: impl FnMut(GRef)) {
 pub fn g_exit(g: GRef) {
     rt::set_status(g, Status::Running, Status::Free);
 }
+
+/// A plain (non-atomic) value shared between model threads. Loom checks every
+/// access: a read or write not ordered after the previous write by some
+/// happens-before edge (a lock, a Release/Acquire pair, a wakeup) is
+/// reported as a data race ("Causality violation").
+pub struct Data(loom::cell::UnsafeCell<u32>);
+
+// SAFETY: accesses are not synchronized by `Data` itself; loom checks that
+// the code under test orders them, which is what the models assert.
+unsafe impl Sync for Data {}
+
+impl Data {
+    pub fn new() -> Data {
+        Data(loom::cell::UnsafeCell::new(0))
+    }
+
+    pub fn write(&self, v: u32) {
+        // SAFETY: checked by loom (see the Sync impl).
+        self.0.with_mut(|p| unsafe { *p = v });
+    }
+
+    pub fn read(&self) -> u32 {
+        // SAFETY: checked by loom (see the Sync impl).
+        self.0.with(|p| unsafe { *p })
+    }
+}
+
+/// The text of a panic payload.
+pub fn panic_text(e: &(dyn std::any::Any + Send)) -> String {
+    e.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| e.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
+/// Run `f`, catching a panic: `Err(message)` if it panicked.
+pub fn catch(f: impl FnOnce()) -> Result<(), String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|e| panic_text(&*e))
+}
+
+/// Some models make the runtime panic on purpose (Go's misuse messages) in
+/// many executions: keep panics whose message is in `expected` off stderr,
+/// and print every other panic as usual. Installed once per test binary.
+pub fn quiet_expected_panics(expected: &'static [&'static str]) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !expected.contains(&panic_text(info.payload()).as_str()) {
+                default(info);
+            }
+        }));
+    });
+}
