@@ -94,7 +94,27 @@ impl<T: 'static> LocalQueue<T> {
     /// Owner only: append `item` at the tail. When the ring is full, move half
     /// of it plus `item` to `overflow` (the global queue) in one batch, oldest
     /// first. Go: `runqput(pp, gp, false)` and `runqputslow`.
+    #[inline]
     pub fn push_back(&self, item: &'static T, overflow: impl FnOnce(Vec<&'static T>)) {
+        let head = self.head.load(Ordering::Acquire);
+        // Only the owner writes `tail`, so Relaxed reads our own value.
+        let tail = self.tail.load(Ordering::Relaxed);
+        if tail.wrapping_sub(head) < LOCAL_QUEUE_SIZE {
+            self.slot(tail)
+                .store(item as *const T as *mut T, Ordering::Relaxed);
+            // Publish: makes the slot visible to consumers.
+            self.tail.store(tail.wrapping_add(1), TAIL_PUBLISH);
+            return;
+        }
+        self.push_back_slow(item, overflow);
+    }
+
+    /// [`push_back`](Self::push_back) when the ring looked full: the same
+    /// steps in a retry loop, kept out of line so the common case stays
+    /// small where it is inlined.
+    #[cold]
+    #[inline(never)]
+    fn push_back_slow(&self, item: &'static T, overflow: impl FnOnce(Vec<&'static T>)) {
         let mut overflow = Some(overflow);
         loop {
             let head = self.head.load(Ordering::Acquire);
