@@ -112,7 +112,16 @@ impl P {
     pub(crate) fn runqput(&self, g: GRef, next: bool, overflow: impl FnOnce(Vec<GRef>)) {
         let mut g = g;
         if next {
-            // Swap, not store: a thief may take runnext concurrently.
+            // Only the owner puts a G into runnext; a thief only takes one
+            // out (a CAS from that G to null). So an empty slot stays empty
+            // until we fill it, and a plain store does, without the locked
+            // swap (the common case: readying a G right after the last one
+            // ran, twice per channel round trip).
+            if self.runnext.load(Ordering::Acquire).is_null() {
+                self.runnext.store(gptr(g), Ordering::Release);
+                return;
+            }
+            // Swap, not store: a thief may take the old one concurrently.
             let old = self.runnext.swap(gptr(g), Ordering::AcqRel);
             if old.is_null() {
                 return;
