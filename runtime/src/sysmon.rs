@@ -3,8 +3,9 @@
 //!
 //! Lesson idea: "the Go scheduler looks and feels preemptive even though it is
 //! a cooperating scheduler". sysmon is one OS thread that runs without a P.
-//! It wakes up every 20 us, backing off to 10 ms when there is nothing to do,
-//! and looks at every P: if the same goroutine has been running on a P for
+//! It naps 20 us while a system call may need its P handed off, backing off
+//! to 10 ms when there is nothing to do (Go starts with 20 us naps; we start
+//! backed off, see `run`), and looks at every P: if the same goroutine has been running on a P for
 //! 10 ms (`forcePreemptNS`), it asks that goroutine to yield. It also fires
 //! timers that are late because every M is busy.
 //!
@@ -98,8 +99,15 @@ fn run(sched: &'static Sched) -> ! {
         };
         MAX_GOMAXPROCS
     ];
-    let mut idle = 0u32;
-    let mut delay = MIN_DELAY;
+    // Go starts at 20 us naps and backs off after 1 ms with nothing to
+    // retake. We start backed off: the quick naps exist to hand off the P of
+    // a goroutine stuck in a syscall, and such a syscall kicks us awake
+    // (`kick_for_syscall`), after which we nap 20 us again. Starting with 50
+    // naps of 20 us would cost a short program ~60 context switches in its
+    // first milliseconds, and as many preemptions of a busy M when the
+    // kernel puts us on its core; time slices are judged at 10 ms anyway.
+    let mut idle = 51u32;
+    let mut delay = MAX_DELAY;
     loop {
         // Go: sleep 20 us for the first 1 ms of idleness, then double, up to 10 ms.
         if idle == 0 {
