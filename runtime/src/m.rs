@@ -253,21 +253,31 @@ mod exec {
     /// thread since the last call.
     #[inline(never)]
     pub fn current_m() -> Option<&'static M> {
+        this_m()
+    }
+
+    /// The thread-local read itself, inlined into the three never-inlined
+    /// accessors, so that `current_g` and `current_p` (called several times
+    /// per channel operation) are one call, not two.
+    #[inline(always)]
+    fn this_m() -> Option<&'static M> {
         let m = CURRENT_M.with(|c| c.get());
         // SAFETY: CURRENT_M is null or points to a leaked M.
         unsafe { m.as_ref() }
     }
 
-    /// The goroutine running on the calling thread, if any.
+    /// The goroutine running on the calling thread, if any. Never inlined,
+    /// like [`current_m`].
     #[inline(never)]
     pub fn current_g() -> Option<GRef> {
-        current_m()?.curg()
+        this_m()?.curg()
     }
 
-    /// The P held by the calling thread's M, if any.
+    /// The P held by the calling thread's M, if any. Never inlined, like
+    /// [`current_m`].
     #[inline(never)]
     pub fn current_p() -> Option<&'static P> {
-        current_m()?.p()
+        this_m()?.p()
     }
 
     /// Switch from the running G back to its M's scheduler loop.
