@@ -281,6 +281,12 @@ mod exec {
     }
 
     /// Switch from the running G back to its M's scheduler loop.
+    ///
+    /// Inlined into `gopark` and friends: when the G is resumed, possibly
+    /// much later, every return on its way back out was predicted from a
+    /// return stack the scheduler has since overwritten, so each call level
+    /// between the park and the user's code costs a mispredicted return.
+    #[inline(always)]
     pub(crate) fn switch_to_scheduler(g: GRef, why: Yield) {
         let y = g.exec.yielder.get();
         debug_assert!(!y.is_null(), "switch from a G that never started");
