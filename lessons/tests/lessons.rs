@@ -189,22 +189,32 @@ fn ms_of<'a>(stderr: &'a str, who: &str) -> &'a str {
 
 #[test]
 fn lesson3_runs_both_goroutines_at_once_on_two_ms() {
-    let (stdout, stderr) = run_lesson3(&[]);
-    let body = stdout
-        .strip_prefix("Start Goroutines\nWaiting To Finish\n")
-        .and_then(|b| b.strip_suffix("\nTerminating Program\n"))
-        .expect("header and footer");
-    let lower = body.chars().filter(|c| c.is_ascii_lowercase()).count();
-    let upper = body.chars().filter(|c| c.is_ascii_uppercase()).count();
-    assert_eq!((lower, upper), (78, 78));
-    assert!(
-        overlaps(&stderr) > 0,
-        "never computed at the same moment:\n{stderr}"
-    );
-    assert_ne!(
-        ms_of(&stderr, "lowercase"),
-        ms_of(&stderr, "uppercase"),
-        "{stderr}"
+    // Parallelism needs the OS to run both Ms at the same moment; on a
+    // machine saturated by other processes one run may not get that, so
+    // up to three runs are allowed to show it (the output format must hold
+    // in every run).
+    let mut reports = Vec::new();
+    for _ in 0..3 {
+        let (stdout, stderr) = run_lesson3(&[]);
+        // With two Ps a goroutine may print before main's second line.
+        let body = stdout
+            .strip_prefix("Start Goroutines\n")
+            .and_then(|b| b.strip_suffix("\nTerminating Program\n"))
+            .expect("header and footer");
+        assert_eq!(body.matches("Waiting To Finish\n").count(), 1, "{stdout}");
+        let body = body.replace("Waiting To Finish\n", "");
+        let lower = body.chars().filter(|c| c.is_ascii_lowercase()).count();
+        let upper = body.chars().filter(|c| c.is_ascii_uppercase()).count();
+        assert_eq!((lower, upper), (78, 78), "{stdout}");
+        // Both busy at the same instant: two Ms ran them at once.
+        if overlaps(&stderr) > 0 {
+            return;
+        }
+        reports.push(stderr);
+    }
+    panic!(
+        "never computed at the same moment on two Ms:\n{}",
+        reports.join("\n")
     );
 }
 
