@@ -69,7 +69,10 @@ pub(crate) fn check_dead(sched: &Sched, locked: &Locked) -> Option<DeadlockRepor
 }
 
 /// Go's report: the fatal line, a blank line, then every live goroutine with
-/// its wait reason, where it blocked and where it was created.
+/// its wait reason, where it blocked and where it was created. Go names the
+/// creating *function* (`created by main.main`, plus `in goroutine N` since
+/// Go 1.21); we know only the `go` call's source line and the creating
+/// goroutine, so we print `created by goroutine N` and that line.
 fn format_report(allgs: &[crate::g::GRef]) -> String {
     let mut out = String::from("fatal error: all goroutines are asleep - deadlock!\n");
     let mut live: Vec<_> = allgs

@@ -216,9 +216,19 @@ mod exec {
     // SAFETY: an ExecCell is touched only by the M that owns its G: the M
     // that creates it (before it is queued) or the M that runs it (after
     // taking it from a run queue with Acquire ordering). Queues publish Gs
-    // with Release, which orders those accesses. The coroutine may resume on
-    // another thread than the one it suspended on; the closure inside is
-    // `Send` (see `newproc`).
+    // with Release, which orders those accesses.
+    //
+    // The coroutine may resume on another thread than the one it suspended
+    // on. The closure it started from is `Send`, but that says nothing about
+    // the values alive on its stack at a suspension point: a `!Send` value
+    // (a `StdoutLock`, a `MutexGuard`, an `Rc` shared with another
+    // goroutine, a borrow of a thread-local) held across a runtime call
+    // would move threads, which the type system cannot forbid here
+    // (corosensei's `Coroutine` is `!Send` for exactly this reason). This
+    // is the runtime's documented contract, on `runtime::go` and in the
+    // README: never hold a `!Send` value across a runtime call. Code that
+    // breaks it can misbehave; Go has no such rule because it has no
+    // thread-affine values.
     unsafe impl Sync for ExecCell {}
     // SAFETY: as above.
     unsafe impl Send for ExecCell {}
@@ -481,10 +491,12 @@ mod exec {
         g.set_status(Status::Runnable, Status::Running);
         m.set_curg(Some(g));
         p.curg.store(g as *const _ as *mut _, Ordering::Release);
+        // A stale request (sysmon flagged this G just as it parked) must not
+        // cut its next run short: Go's `execute` clears it every time.
+        g.preempt.store(false, Ordering::Relaxed);
         if !inherit_time {
             // A new time slice starts: sysmon measures 10 ms from here.
             p.schedtick.fetch_add(1, Ordering::Relaxed);
-            g.preempt.store(false, Ordering::Relaxed);
         }
         crate::trace::run(g, m, inherit_time);
 

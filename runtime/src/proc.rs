@@ -69,6 +69,16 @@ fn initial_gomaxprocs() -> usize {
 ///     wg.wait();
 /// });
 /// ```
+///
+/// # Goroutines move between threads
+///
+/// After any runtime call (`print!`, a channel operation, `wait`, `gosched`,
+/// `go`...) a goroutine may continue on another OS thread (M). Do not hold a
+/// value that must stay on one thread across such a call: a `!Send` guard
+/// (`std::io::stdout().lock()`, a `MutexGuard`), an `Rc` shared with another
+/// goroutine, or a borrow of a `thread_local!`. The compiler cannot catch
+/// this (the closure is `Send`, but what it keeps on its stack at the call
+/// is not checked); breaking the rule can deadlock or corrupt that value.
 #[doc(alias = "newproc")]
 #[track_caller]
 pub fn go<F>(f: F)

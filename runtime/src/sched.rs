@@ -480,6 +480,25 @@ impl Sched {
         }
     }
 
+    /// Destroy a P beyond GOMAXPROCS that sysmon took back from a syscall
+    /// (the part of Go's `procresize` that our shrink leaves to whoever owns
+    /// the P next): its queued Gs go to the global queue. The caller owns `p`.
+    pub(crate) fn destroy_p(&self, p: &'static P) {
+        debug_assert_eq!(p.status(), PStatus::Idle, "destroy_p: P not owned");
+        let mut locked = self.lock();
+        if p.id < self.gomaxprocs() {
+            // GOMAXPROCS grew back meanwhile: an ordinary hand-off.
+            drop(locked);
+            self.handoffp(p);
+            return;
+        }
+        p.set_status(PStatus::Dead);
+        let queued = p.drain_all();
+        self.globrunqput_batch(&mut locked, queued);
+        drop(locked);
+        self.wakep();
+    }
+
     /// An M that was spinning found work: stop spinning, and since there may
     /// be more work, maybe wake another spinner (Go's `resetspinning`).
     pub(crate) fn reset_spinning(&self, m: &M) {

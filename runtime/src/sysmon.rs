@@ -138,8 +138,22 @@ fn run(sched: &'static Sched) -> ! {
 /// retaken from syscalls.
 fn retake(sched: &Sched, now: Instant, seen: &mut [Seen]) -> u32 {
     let mut n = 0;
-    for p in sched.procs() {
+    let procs = sched.gomaxprocs();
+    // All Ps, not just the live ones: a P that GOMAXPROCS shrank away while
+    // its M was in a syscall must still be taken back and destroyed, or the
+    // Gs queued on it would wait for the syscall to return (Go's
+    // `procresize` destroys such a P at once).
+    for p in sched.allps() {
         let pd = &mut seen[p.id];
+        if p.id >= procs {
+            if p.cas_status(PStatus::Syscall, PStatus::Idle) {
+                n += 1;
+                p.syscalltick.fetch_add(1, Ordering::Relaxed);
+                crate::trace::event(crate::trace::Event::HandOff { p });
+                sched.destroy_p(p);
+            }
+            continue;
+        }
         match p.status() {
             PStatus::Running => {
                 let t = p.schedtick.load(Ordering::Relaxed);
