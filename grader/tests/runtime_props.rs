@@ -4,16 +4,24 @@
 //! Each case generates a spawn tree (goroutines starting goroutines, each
 //! group counted by a WaitGroup and waited for by its parent), sprinkles in
 //! mistakes that deadlock (a forgotten `done`, a goroutine waiting for its
-//! own group) and goroutines that block forever without stopping main, then
+//! own group), channel pipelines (one producer sends values and closes, one
+//! consumer ranges over them, either end in its own goroutine), channel ends
+//! nobody serves (a receive nobody sends to, a send beyond the buffer nobody
+//! receives from) and goroutines that block forever without stopping main, then
 //! runs it with `goprog` at a random GOMAXPROCS in 1..=4 in a child process
 //! (a deadlock ends the process, as in Go). The outcome must match
-//! `grader::model`: every work item done exactly once, exit status 0 exactly
-//! when main returns, and `all goroutines are asleep - deadlock!`, listing
-//! exactly the goroutines the model says are stuck, exactly when the model
-//! says the program cannot go on.
+//! `grader::model`: every work item done exactly once, every channel's
+//! values received in the order they were sent, exit status 0 exactly when
+//! main returns, and `all goroutines are asleep - deadlock!`, listing exactly
+//! the goroutines the model says are stuck with their wait reasons
+//! (`semacquire`, `chan send`, `chan receive`), exactly when the model says
+//! the program cannot go on.
 //!
-//! To add operations (channels): a [`Stmt`] that lowers to the new
-//! `Op`s, its rule in the model, its line in `goprog`.
+//! Every channel has one sender and one receiver at most, so the model's
+//! verdict does not depend on the schedule (see `model.rs`).
+//!
+//! To add operations: a [`Stmt`] that lowers to the new `Op`s, its rule in
+//! the model, its line in `goprog`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -42,6 +50,34 @@ enum Stmt {
         children: Vec<Child>,
         add_each: bool,
     },
+    /// A fresh channel of capacity `cap`: a producer sends `values` work
+    /// items and closes it, a consumer ranges over it. Where they run:
+    Pipe {
+        cap: usize,
+        values: usize,
+        shape: Shape,
+    },
+    /// A fresh channel of capacity `cap` that only one goroutine uses: it
+    /// ranges over it (`send` false) or sends `cap + 1` values to it, and
+    /// blocks forever. In a new goroutine (`spawned`), it does not stop
+    /// main; in this one, it stops this one.
+    Stuck {
+        cap: usize,
+        send: bool,
+        spawned: bool,
+    },
+}
+
+/// Where the two ends of a [`Stmt::Pipe`] run.
+#[derive(Debug, Clone, Copy)]
+enum Shape {
+    /// Both in new goroutines, counted by a fresh WaitGroup; the consumer
+    /// started first or second.
+    Both { consumer_first: bool },
+    /// The producer in a new goroutine, the consumer in this one.
+    Producer,
+    /// The consumer in a new goroutine (waited for), the producer here.
+    Consumer,
 }
 
 /// One goroutine of a group.
@@ -59,6 +95,10 @@ fn stmt() -> impl Strategy<Value = Stmt> {
         6 => Just(Stmt::Work),
         1 => Just(Stmt::Yield),
         1 => Just(Stmt::Leak),
+        2 => (0usize..=2, 0usize..4, shape())
+            .prop_map(|(cap, values, shape)| Stmt::Pipe { cap, values, shape }),
+        1 => (0usize..=2, any::<bool>(), prop::bool::weighted(0.85))
+            .prop_map(|(cap, send, spawned)| Stmt::Stuck { cap, send, spawned }),
     ];
     leaf.prop_recursive(3, 40, 4, |inner| {
         let child = (
@@ -76,39 +116,69 @@ fn stmt() -> impl Strategy<Value = Stmt> {
     })
 }
 
+fn shape() -> impl Strategy<Value = Shape> {
+    prop_oneof![
+        any::<bool>().prop_map(|consumer_first| Shape::Both { consumer_first }),
+        Just(Shape::Producer),
+        Just(Shape::Consumer),
+    ]
+}
+
 fn program() -> impl Strategy<Value = Program> {
     prop::collection::vec(stmt(), 1..5).prop_map(|stmts| {
-        let (mut work, mut wgs) = (0, 0);
+        let mut names = Names::default();
+        let main = lower(&stmts, &mut names);
         Program {
-            main: lower(&stmts, &mut work, &mut wgs),
+            chans: names.chans,
+            main,
         }
     })
 }
 
-/// Number the work items and WaitGroups and spell the statements as `Op`s.
-fn lower(stmts: &[Stmt], work: &mut u32, wgs: &mut usize) -> Vec<Op> {
+/// The names given out so far: work items, WaitGroups, channels (their
+/// capacities).
+#[derive(Default)]
+struct Names {
+    work: u32,
+    wgs: usize,
+    chans: Vec<usize>,
+}
+
+impl Names {
+    fn work(&mut self) -> u32 {
+        self.work += 1;
+        self.work
+    }
+    fn wg(&mut self) -> usize {
+        self.wgs += 1;
+        self.wgs - 1
+    }
+    fn chan(&mut self, cap: usize) -> usize {
+        self.chans.push(cap);
+        self.chans.len() - 1
+    }
+}
+
+/// Number the work items, WaitGroups and channels and spell the statements
+/// as `Op`s.
+fn lower(stmts: &[Stmt], names: &mut Names) -> Vec<Op> {
     let mut ops = Vec::new();
     for s in stmts {
         match s {
-            Stmt::Work => {
-                *work += 1;
-                ops.push(Op::Work(*work));
-            }
+            Stmt::Work => ops.push(Op::Work(names.work())),
             Stmt::Yield => ops.push(Op::Yield),
             Stmt::Leak => {
-                let w = *wgs;
-                *wgs += 1;
+                let w = names.wg();
                 ops.push(Op::Add(w, 1));
                 ops.push(Op::Go(vec![Op::Wait(w)]));
             }
             Stmt::Group { children, add_each } => {
-                let w = *wgs;
-                *wgs += 1;
+                let w = names.wg();
                 if !add_each {
                     ops.push(Op::Add(w, children.len() as i32));
                 }
                 for c in children {
-                    let mut body = lower(&c.body, work, wgs);
+                    let mut body = lower(&c.body, names);
                     if c.waits_own_group {
                         body.push(Op::Wait(w));
                     }
@@ -121,6 +191,51 @@ fn lower(stmts: &[Stmt], work: &mut u32, wgs: &mut usize) -> Vec<Op> {
                     ops.push(Op::Go(body));
                 }
                 ops.push(Op::Wait(w));
+            }
+            Stmt::Pipe { cap, values, shape } => {
+                let c = names.chan(*cap);
+                let mut producer: Vec<Op> =
+                    (0..*values).map(|_| Op::Send(c, names.work())).collect();
+                producer.push(Op::Close(c));
+                let mut consumer = vec![Op::Range(c)];
+                match *shape {
+                    Shape::Both { consumer_first } => {
+                        let w = names.wg();
+                        producer.push(Op::Done(w));
+                        consumer.push(Op::Done(w));
+                        ops.push(Op::Add(w, 2));
+                        if consumer_first {
+                            ops.extend([Op::Go(consumer), Op::Go(producer)]);
+                        } else {
+                            ops.extend([Op::Go(producer), Op::Go(consumer)]);
+                        }
+                        ops.push(Op::Wait(w));
+                    }
+                    Shape::Producer => {
+                        ops.push(Op::Go(producer));
+                        ops.extend(consumer);
+                    }
+                    Shape::Consumer => {
+                        let w = names.wg();
+                        consumer.push(Op::Done(w));
+                        ops.extend([Op::Add(w, 1), Op::Go(consumer)]);
+                        ops.extend(producer);
+                        ops.push(Op::Wait(w));
+                    }
+                }
+            }
+            Stmt::Stuck { cap, send, spawned } => {
+                let c = names.chan(*cap);
+                let body = if *send {
+                    vec![Op::Send(c, 0); cap + 1]
+                } else {
+                    vec![Op::Range(c)]
+                };
+                if *spawned {
+                    ops.push(Op::Go(body));
+                } else {
+                    ops.extend(body);
+                }
             }
         }
     }
@@ -159,6 +274,17 @@ fn matches(model: &Expected, got: &Outcome) -> Result<(), String> {
     if work != model.work {
         return Err(format!("work done {work:?}, model says {:?}", model.work));
     }
+    // Only a channel's one consumer prints its values, so their order in
+    // the output is the order it received them: it must be the sent order.
+    for (c, sent) in &model.received {
+        let got: Vec<u32> = (got.stdout.lines())
+            .filter_map(|l| l[1..].parse().ok())
+            .filter(|v| sent.contains(v))
+            .collect();
+        if got != *sent {
+            return Err(format!("channel {c} delivered {got:?}, sent {sent:?}"));
+        }
+    }
     let code = match got.ending {
         grader::run::Ending::Exited(code) => code,
         _ => return Err(format!("the run {}", got.failure())),
@@ -180,14 +306,19 @@ fn matches(model: &Expected, got: &Outcome) -> Result<(), String> {
                     got.stderr
                 ));
             }
-            let listed = got
-                .stderr
-                .lines()
+            // `goroutine 7 [chan send]:` -> `chan send`.
+            let mut listed: Vec<&str> = (got.stderr.lines())
                 .filter(|l| l.starts_with("goroutine "))
-                .count();
+                .map(|l| {
+                    l.split_once('[')
+                        .and_then(|(_, r)| r.split_once(']'))
+                        .map_or(l, |(reason, _)| reason)
+                })
+                .collect();
+            listed.sort_unstable();
             if listed != *asleep {
                 return Err(format!(
-                    "model: {asleep} goroutines asleep; the report lists {listed}:\n{}",
+                    "model: asleep {asleep:?}; the report lists {listed:?}:\n{}",
                     got.stderr
                 ));
             }
@@ -233,20 +364,35 @@ proptest! {
 fn the_generator_makes_programs_that_exit_and_programs_that_deadlock() {
     let mut runner = TestRunner::deterministic();
     let (mut exits, mut deadlocks, mut leaks) = (0, 0, 0);
+    let (mut piped, mut chan_send, mut chan_receive) = (0, 0, 0);
     for _ in 0..400 {
         let p = program().new_tree(&mut runner).unwrap().current();
-        match expected(&p).ending {
+        let e = expected(&p);
+        match &e.ending {
             Ending::Exits => exits += 1,
-            Ending::Deadlock { .. } => deadlocks += 1,
+            Ending::Deadlock { asleep } => {
+                deadlocks += 1;
+                chan_send += usize::from(asleep.contains(&"chan send"));
+                chan_receive += usize::from(asleep.contains(&"chan receive"));
+            }
             Ending::Panics(m) => panic!("generated a program that panics: {m}"),
         }
         leaks += usize::from(p.to_string().contains("go{ wait("));
+        piped += usize::from(e.received.values().any(|v| v.len() > 1));
     }
     assert!(
         exits > 80 && deadlocks > 80,
         "exits {exits}, deadlocks {deadlocks}"
     );
     assert!(leaks > 40, "leaked goroutines in {leaks} programs");
+    assert!(
+        piped > 80,
+        "several values through a channel in {piped} programs"
+    );
+    assert!(
+        chan_send > 30 && chan_receive > 30,
+        "deadlocks listing [chan send] {chan_send}, [chan receive] {chan_receive}"
+    );
 }
 
 /// The comparison bites: a real run does not match the model of a
@@ -260,6 +406,16 @@ fn a_mismatch_is_caught() {
         .parse()
         .unwrap();
     let leak: Program = "add(0,1) go{ wait(0) } work(1) yield".parse().unwrap();
+    let pipe: Program = "chan(0,1) go{ send(0,1) send(0,2) send(0,3) close(0) } range(0)"
+        .parse()
+        .unwrap();
+    let swapped: Program = "chan(0,1) go{ send(0,2) send(0,1) send(0,3) close(0) } range(0)"
+        .parse()
+        .unwrap();
+    let stuck_send: Program = "chan(0,0) add(0,1) go{ send(0,0) } wait(0)"
+        .parse()
+        .unwrap();
+    let stuck_recv: Program = "chan(0,0) add(0,1) go{ range(0) } wait(0)".parse().unwrap();
     for procs in [1, 3] {
         let ran_good = run_on_runtime(&good, procs);
         let ran_forgot = run_on_runtime(&forgot, procs);
@@ -272,5 +428,18 @@ fn a_mismatch_is_caught() {
             matches(&expected(&leak), &run_on_runtime(&leak, procs)),
             Ok(())
         );
+        // Same values, other order: the FIFO check sees it.
+        let ran_pipe = run_on_runtime(&pipe, procs);
+        assert_eq!(matches(&expected(&pipe), &ran_pipe), Ok(()));
+        assert!(matches(&expected(&swapped), &ran_pipe)
+            .unwrap_err()
+            .contains("delivered [1, 2, 3], sent [2, 1, 3]"));
+        // Same number of goroutines asleep, other reasons: caught too.
+        let ran_send = run_on_runtime(&stuck_send, procs);
+        let ran_recv = run_on_runtime(&stuck_recv, procs);
+        assert_eq!(matches(&expected(&stuck_send), &ran_send), Ok(()));
+        assert_eq!(matches(&expected(&stuck_recv), &ran_recv), Ok(()));
+        assert!(matches(&expected(&stuck_send), &ran_recv).is_err());
+        assert!(matches(&expected(&forgot), &ran_send).is_err());
     }
 }

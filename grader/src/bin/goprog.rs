@@ -1,5 +1,6 @@
 //! `goprog PROGRAM`: run a little goroutine program (see the grader's
-//! `program.rs`) on the real runtime, printing `w<N>` for each work item.
+//! `program.rs`) on the real runtime, printing `w<N>` for each work item
+//! (and for each value a `range` receives).
 //!
 //! The property tests start it in a child process, because the runtime ends
 //! the process on a deadlock or a panic, as Go does. GOMAXPROCS comes from
@@ -10,19 +11,32 @@ fn main() {
     use std::sync::Arc;
 
     use grader::program::{Op, Program};
-    use runtime::WaitGroup;
+    use runtime::{Chan, WaitGroup};
 
-    fn exec(ops: &[Op], wgs: &Arc<Vec<WaitGroup>>) {
+    /// What every goroutine of the program shares.
+    struct Shared {
+        wgs: Vec<WaitGroup>,
+        chans: Vec<Chan<u32>>,
+    }
+
+    fn exec(ops: &[Op], sh: &Arc<Shared>) {
         for op in ops {
             match op {
                 Op::Work(n) => runtime::println!("w{n}"),
-                Op::Add(w, n) => wgs[*w].add(*n),
-                Op::Done(w) => wgs[*w].done(),
-                Op::Wait(w) => wgs[*w].wait(),
+                Op::Add(w, n) => sh.wgs[*w].add(*n),
+                Op::Done(w) => sh.wgs[*w].done(),
+                Op::Wait(w) => sh.wgs[*w].wait(),
                 Op::Yield => runtime::gosched(),
                 Op::Go(body) => {
-                    let (body, wgs) = (body.clone(), wgs.clone());
-                    runtime::go(move || exec(&body, &wgs));
+                    let (body, sh) = (body.clone(), sh.clone());
+                    runtime::go(move || exec(&body, &sh));
+                }
+                Op::Send(c, v) => sh.chans[*c].send(*v),
+                Op::Close(c) => sh.chans[*c].close(),
+                Op::Range(c) => {
+                    for v in &sh.chans[*c] {
+                        runtime::println!("w{v}");
+                    }
                 }
             }
         }
@@ -36,12 +50,17 @@ fn main() {
             std::process::exit(64);
         }
     };
-    let wgs: Arc<Vec<WaitGroup>> = Arc::new(
-        (0..program.wait_groups())
+    let shared = Arc::new(Shared {
+        wgs: (0..program.wait_groups())
             .map(|_| WaitGroup::new())
             .collect(),
-    );
-    runtime::main(move || exec(&program.main, &wgs))
+        chans: program
+            .chans
+            .iter()
+            .map(|&cap| runtime::chan(cap))
+            .collect(),
+    });
+    runtime::main(move || exec(&program.main, &shared))
 }
 
 /// Under loom only the runtime's synchronization core is built.
