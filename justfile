@@ -18,7 +18,7 @@ lessons:
     @cargo build -q --release -p lessons --bin lesson
     @./target/release/lesson --list
 
-# Grade exercise N (1, 1b, 2, 3, 4): each check with ✔/✘, points and why.
+# Grade exercise N (`just progress` lists them): each check with ✔/✘, points and why.
 check N:
     @cargo run -q -p grader --bin grader -- check "$1"
 

@@ -8,10 +8,14 @@
 //!
 //! **Adding a check**: write a `fn(&mut Ctx) -> Result<(), String>` that
 //! returns `Err(one-line reason)` when the property fails (the helpers in
-//! `props.rs` quote the first difference), add a [`Check`] to [`CHECKS`]
-//! with a new id, and make sure the reference solution passes it and some
+//! `props.rs` quote the first difference), add a [`Check::new`] to
+//! [`CHECKS`] with a new id, and make sure the reference solution passes it and some
 //! wrong version in `grader/tests/fixtures/` fails it (`cargo test -p
 //! grader` checks both).
+//!
+//! [`EXERCISES`] is the one list of exercises: `lessons/Cargo.toml`'s
+//! `[[bin]]`s, the README's table and the usage text follow it
+//! (`grader/tests/lists.rs`).
 
 use std::time::Duration;
 
@@ -29,6 +33,9 @@ pub struct Exercise {
     pub bin: &'static str,
     /// One line.
     pub title: &'static str,
+    /// Lesson programs its checks run too (exercise 4 runs lesson 1's), so
+    /// grading builds them with the exercise.
+    pub lessons: &'static [&'static str],
 }
 
 impl Exercise {
@@ -54,26 +61,31 @@ pub const EXERCISES: &[Exercise] = &[
         key: "1",
         bin: "exercise1",
         title: "two goroutines count, main waits for both",
+        lessons: &[],
     },
     Exercise {
         key: "1b",
         bin: "exercise1b",
         title: "the same two counters in parallel (GOMAXPROCS=2)",
+        lessons: &[],
     },
     Exercise {
         key: "2",
         bin: "exercise2",
         title: "fix the program that forgot to wait",
+        lessons: &[],
     },
     Exercise {
         key: "3",
         bin: "exercise3",
         title: "fix the program that forgot done (deadlock)",
+        lessons: &[],
     },
     Exercise {
         key: "4",
         bin: "exercise4",
         title: "predict lesson 1's schedule under GOMAXPROCS=1",
+        lessons: &[LESSON1],
     },
 ];
 
@@ -86,7 +98,24 @@ pub fn exercise(key: &str) -> Option<&'static Exercise> {
 }
 
 /// The program lesson 1 is built from; exercise 4 runs it.
-pub const LESSON1: &str = "example1";
+pub const LESSON1: &str = lessons::LESSONS[0].name;
+
+/// The `[[bin]]` tables of `lessons/Cargo.toml` that build the exercises,
+/// one per exercise in catalog order: the manifest must end with exactly
+/// this text (`grader/tests/lists.rs` checks it and prints it when they
+/// differ), so the catalog is the one list of exercises.
+pub fn cargo_bins() -> String {
+    EXERCISES
+        .iter()
+        .map(|e| {
+            format!(
+                "\n[[bin]]\nname = \"{}\"\npath = \"exercises/{}\"\n",
+                e.bin,
+                e.file_name()
+            )
+        })
+        .collect()
+}
 
 /// What a check's `verify` sees: the exercise's runs, made on demand.
 pub trait Ctx {
@@ -120,6 +149,41 @@ pub struct Check {
     pub verify: fn(&mut dyn Ctx) -> Result<(), String>,
 }
 
+/// How long an exercise may run unless its check says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Check {
+    /// A check worth `points`, with the default timeout and one attempt.
+    pub const fn new(
+        id: &'static str,
+        exercise: &'static str,
+        title: &'static str,
+        points: u32,
+        verify: fn(&mut dyn Ctx) -> Result<(), String>,
+    ) -> Check {
+        Check {
+            id,
+            exercise,
+            title,
+            points,
+            timeout: DEFAULT_TIMEOUT,
+            attempts: 1,
+            verify,
+        }
+    }
+
+    /// The same check, tried up to `attempts` fresh runs (for a property
+    /// that depends on timing).
+    pub const fn attempts(self, attempts: u32) -> Check {
+        Check { attempts, ..self }
+    }
+
+    /// The same check, with a time limit other than [`DEFAULT_TIMEOUT`].
+    pub const fn timeout(self, timeout: Duration) -> Check {
+        Check { timeout, ..self }
+    }
+}
+
 impl std::fmt::Debug for Check {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Check").field("id", &self.id).finish()
@@ -136,167 +200,134 @@ pub fn max_points() -> u32 {
     CHECKS.iter().map(|c| c.points).sum()
 }
 
-const T: Duration = Duration::from_secs(10);
-
 /// Every check, grouped by exercise.
 pub const CHECKS: &[Check] = &[
     // Exercise 1.
-    Check {
-        id: "ex1.countdown",
-        exercise: "1",
-        title: "A prints 100 down to 0: in order, each number once",
-        points: 2,
-        timeout: T,
-        attempts: 1,
-        verify: |c| counter(&c.output()?, false, 'A', (0..=100).rev().collect()),
-    },
-    Check {
-        id: "ex1.countup",
-        exercise: "1",
-        title: "B prints 0 up to 100: in order, each number once",
-        points: 2,
-        timeout: T,
-        attempts: 1,
-        verify: |c| counter(&c.output()?, false, 'B', (0..=100).collect()),
-    },
-    Check {
-        id: "ex1.format",
-        exercise: "1",
-        title: "every line is [A:n], [B:n] or Terminating Program",
-        points: 1,
-        timeout: T,
-        attempts: 1,
-        verify: |c| only_counter_lines(&c.output()?, false),
-    },
-    Check {
-        id: "ex1.terminating",
-        exercise: "1",
-        title: "Terminating Program once, last, after both counters finished",
-        points: 1,
-        timeout: T,
-        attempts: 1,
-        verify: |c| counters_then_terminating(&c.output()?, false),
-    },
+    Check::new(
+        "ex1.countdown",
+        "1",
+        "A prints 100 down to 0: in order, each number once",
+        2,
+        |c| counter(&c.output()?, false, 'A', (0..=100).rev().collect()),
+    ),
+    Check::new(
+        "ex1.countup",
+        "1",
+        "B prints 0 up to 100: in order, each number once",
+        2,
+        |c| counter(&c.output()?, false, 'B', (0..=100).collect()),
+    ),
+    Check::new(
+        "ex1.format",
+        "1",
+        "every line is [A:n], [B:n] or Terminating Program",
+        1,
+        |c| only_counter_lines(&c.output()?, false),
+    ),
+    Check::new(
+        "ex1.terminating",
+        "1",
+        "Terminating Program once, last, after both counters finished",
+        1,
+        |c| counters_then_terminating(&c.output()?, false),
+    ),
     // Exercise 1b.
-    Check {
-        id: "ex1b.countdown",
-        exercise: "1b",
-        title: "A prints 100 down to 0: in order, each number once",
-        points: 1,
-        timeout: T,
-        attempts: 1,
-        verify: |c| counter(&c.output()?, true, 'A', (0..=100).rev().collect()),
-    },
-    Check {
-        id: "ex1b.countup",
-        exercise: "1b",
-        title: "B prints 0 up to 100: in order, each number once",
-        points: 1,
-        timeout: T,
-        attempts: 1,
-        verify: |c| counter(&c.output()?, true, 'B', (0..=100).collect()),
-    },
-    Check {
-        id: "ex1b.format",
-        exercise: "1b",
-        title: "every line is [A:n Mk], [B:n Mk] or Terminating Program",
-        points: 1,
-        timeout: T,
-        attempts: 1,
-        verify: |c| only_counter_lines(&c.output()?, true),
-    },
-    Check {
-        id: "ex1b.terminating",
-        exercise: "1b",
-        title: "Terminating Program once, last, after both counters finished",
-        points: 1,
-        timeout: T,
-        attempts: 1,
-        verify: |c| counters_then_terminating(&c.output()?, true),
-    },
-    Check {
-        id: "ex1b.parallel",
-        exercise: "1b",
-        title: "A and B ran at the same time, on two Ms",
-        points: 3,
-        timeout: T,
-        attempts: 3,
-        verify: |c| parallel(&c.output()?),
-    },
+    Check::new(
+        "ex1b.countdown",
+        "1b",
+        "A prints 100 down to 0: in order, each number once",
+        1,
+        |c| counter(&c.output()?, true, 'A', (0..=100).rev().collect()),
+    ),
+    Check::new(
+        "ex1b.countup",
+        "1b",
+        "B prints 0 up to 100: in order, each number once",
+        1,
+        |c| counter(&c.output()?, true, 'B', (0..=100).collect()),
+    ),
+    Check::new(
+        "ex1b.format",
+        "1b",
+        "every line is [A:n Mk], [B:n Mk] or Terminating Program",
+        1,
+        |c| only_counter_lines(&c.output()?, true),
+    ),
+    Check::new(
+        "ex1b.terminating",
+        "1b",
+        "Terminating Program once, last, after both counters finished",
+        1,
+        |c| counters_then_terminating(&c.output()?, true),
+    ),
+    Check::new(
+        "ex1b.parallel",
+        "1b",
+        "A and B ran at the same time, on two Ms",
+        3,
+        |c| parallel(&c.output()?),
+    )
+    .attempts(3),
     // Exercise 2.
-    Check {
-        id: "ex2.workers",
-        exercise: "2",
-        title: "each worker prints its 3 steps, in order, exactly once",
-        points: 2,
-        timeout: T,
-        attempts: 1,
-        verify: |c| workers(&c.output()?),
-    },
-    Check {
-        id: "ex2.terminating",
-        exercise: "2",
-        title: "Terminating Program once, last, after every worker finished",
-        points: 2,
-        timeout: T,
-        attempts: 1,
-        verify: |c| {
+    Check::new(
+        "ex2.workers",
+        "2",
+        "each worker prints its 3 steps, in order, exactly once",
+        2,
+        |c| workers(&c.output()?),
+    ),
+    Check::new(
+        "ex2.terminating",
+        "2",
+        "Terminating Program once, last, after every worker finished",
+        2,
+        |c| {
             let out = c.output()?;
             let is_step = |l: &str| l.starts_with("worker ");
             terminating_last(&lines(&out), "the workers", is_step, 9)
         },
-    },
+    ),
     // Exercise 3.
-    Check {
-        id: "ex3.no-deadlock",
-        exercise: "3",
-        title: "finishes without a deadlock, exit status 0",
-        points: 2,
-        timeout: T,
-        attempts: 1,
-        verify: |c| c.output().map(drop),
-    },
-    Check {
-        id: "ex3.sums",
-        exercise: "3",
-        title: "each of the 3 sums printed exactly once, and right",
-        points: 1,
-        timeout: T,
-        attempts: 1,
-        verify: |c| sums(&c.output()?),
-    },
-    Check {
-        id: "ex3.terminating",
-        exercise: "3",
-        title: "Terminating Program once, last, after every sum",
-        points: 1,
-        timeout: T,
-        attempts: 1,
-        verify: |c| {
+    Check::new(
+        "ex3.no-deadlock",
+        "3",
+        "finishes without a deadlock, exit status 0",
+        2,
+        |c| c.output().map(drop),
+    ),
+    Check::new(
+        "ex3.sums",
+        "3",
+        "each of the 3 sums printed exactly once, and right",
+        1,
+        |c| sums(&c.output()?),
+    ),
+    Check::new(
+        "ex3.terminating",
+        "3",
+        "Terminating Program once, last, after every sum",
+        1,
+        |c| {
             let out = c.output()?;
             let is_sum = |l: &str| l.starts_with("sum of ");
             terminating_last(&lines(&out), "the goroutines", is_sum, 3)
         },
-    },
+    ),
     // Exercise 4.
-    Check {
-        id: "ex4.schedule",
-        exercise: "4",
-        title: "the predicted order is the order lesson 1 really runs in",
-        points: 3,
-        timeout: T,
-        attempts: 1,
-        verify: predicted_schedule,
-    },
-    Check {
-        id: "ex4.why",
-        exercise: "4",
-        title: "a one-line explanation naming the mechanism",
-        points: 1,
-        timeout: T,
-        attempts: 1,
-        verify: |c| schedule::check_why(&schedule::parse_prediction(&c.output()?)),
-    },
+    Check::new(
+        "ex4.schedule",
+        "4",
+        "the predicted order is the order lesson 1 really runs in",
+        3,
+        predicted_schedule,
+    ),
+    Check::new(
+        "ex4.why",
+        "4",
+        "a one-line explanation naming the mechanism",
+        1,
+        |c| schedule::check_why(&schedule::parse_prediction(&c.output()?)),
+    ),
 ];
 
 fn counter_lines(out: &str, with_m: bool) -> Vec<CounterLine> {

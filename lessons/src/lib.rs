@@ -99,4 +99,44 @@ mod tests {
             assert!(l.note.len() > 200, "lesson {} has a real note", l.number);
         }
     }
+
+    /// One list of lessons: this catalog. The README's lesson table and the
+    /// programs in `src/bin/` agree with it.
+    #[test]
+    fn the_readme_and_src_bin_agree_with_the_catalog() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let readme = std::fs::read_to_string(dir.join("../README.md")).unwrap();
+        let rows: Vec<(String, String)> = readme
+            .split_once("## The lessons")
+            .expect("README has a lessons section")
+            .1
+            .lines()
+            .skip_while(|l| !l.starts_with('|'))
+            .take_while(|l| l.starts_with('|'))
+            .skip(2)
+            .map(|row| {
+                let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+                (cells[1].to_string(), cells[2].trim_matches('`').to_string())
+            })
+            .collect();
+        let want: Vec<(String, String)> = LESSONS
+            .iter()
+            .map(|l| (l.number.to_string(), l.name.to_string()))
+            .collect();
+        assert_eq!(rows, want, "README's lesson table, in catalog order");
+
+        let mut programs: Vec<String> = std::fs::read_dir(dir.join("src/bin"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter_map(|n| n.strip_suffix(".rs").map(str::to_string))
+            .filter(|n| n != "lesson")
+            .collect();
+        programs.sort();
+        let mut names: Vec<String> = LESSONS.iter().map(|l| l.name.to_string()).collect();
+        names.sort();
+        assert_eq!(
+            programs, names,
+            "src/bin/ holds the launcher and one program per lesson"
+        );
+    }
 }

@@ -1,22 +1,6 @@
 //! `grader`: the command line behind `just check`, `just hint`,
-//! `just progress` and `just grade`.
-//!
-//! ```text
-//! grader check N               grade exercise N (1, 1b, 2, 3, 4)
-//! grader hint N                print the hint of exercise N
-//! grader progress              which exercises pass
-//! grader grade [OPTIONS]       every check: table, total; exit 0 iff all pass
-//!     --submission DIR           grade DIR's exercise files instead of the workspace's
-//!     --gradescope PATH          write Gradescope's results.json
-//!     --junit PATH               write JUnit XML
-//! grader class DIR [OPTIONS]   grade every submission folder under DIR (also: grade class DIR)
-//!     --csv PATH                 where the CSV goes (default grades.csv)
-//!     --jobs N                   parallel workers (default: the number of cores)
-//! grader list                  the catalog: id, points, timeout, title
-//!
-//! common: --workspace DIR (default: found from the current directory)
-//!         --work-dir DIR  (where copies are built; default target/grader-work)
-//! ```
+//! `just progress` and `just grade`. `grader --help` prints its usage,
+//! written once, in [`usage`].
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -28,14 +12,30 @@ use grader::grade::{grade, totals, CheckResult};
 use grader::report;
 use grader::workspace::{self, Submission, Worker};
 
-const USAGE: &str = "usage:
-  grader check N               grade exercise N (1, 1b, 2, 3, 4)
+/// The usage text (`grader --help`, and after a mistake). The exercise
+/// keys come from the catalog.
+fn usage() -> String {
+    let keys: Vec<&str> = EXERCISES.iter().map(|e| e.key).collect();
+    format!(
+        "usage:
+  grader check N               grade exercise N ({keys})
   grader hint N                print the hint of exercise N
   grader progress              which exercises pass
-  grader grade [--submission DIR] [--gradescope PATH] [--junit PATH]
-  grader class DIR [--csv PATH] [--jobs N]     (or: grader grade class DIR ...)
-  grader list                  the catalog of checks
-options for all: --workspace DIR, --work-dir DIR";
+  grader grade [OPTIONS]       every check: table, total; exit 0 iff all pass
+      --submission DIR           grade DIR's exercise files instead of the workspace's
+      --gradescope PATH          write Gradescope's results.json
+      --junit PATH               write JUnit XML
+  grader class DIR [OPTIONS]   grade every submission folder under DIR (also: grade class DIR)
+      --csv PATH                 where the CSV goes (default grades.csv)
+      --jobs N                   parallel workers (default: the number of cores)
+  grader list                  the catalog: id, points, timeout, title
+
+options for all:
+  --workspace DIR              the workspace (default: found from the current directory)
+  --work-dir DIR               where copies are built (default target/grader-work)",
+        keys = keys.join(", ")
+    )
+}
 
 /// Parsed command line: positional words and `--flag value` options.
 struct Args {
@@ -97,7 +97,7 @@ fn main() -> ExitCode {
             if !e.is_empty() {
                 eprintln!("grader: {e}\n");
             }
-            eprintln!("{USAGE}");
+            eprintln!("{}", usage());
             ExitCode::from(2)
         }
     }
