@@ -11,6 +11,7 @@
 //! |---|---|
 //! | `g.rs` | G, a goroutine: its status, why it waits |
 //! | `stack.rs` | goroutine stacks: pooled, guarded |
+//! | `os/` | the OS layer: Linux and macOS behind one set of functions |
 //! | `m.rs` | M, an OS thread running the scheduler loop |
 //! | `p.rs` | P, a logical processor: `runnext` + local run queue |
 //! | `runq.rs` | the 256-slot lock-free ring and steal-half |
@@ -69,6 +70,7 @@ pub mod g;
 #[doc(hidden)]
 pub mod loom_api;
 pub mod m;
+pub mod os;
 pub mod p;
 pub mod park;
 pub mod runq;

@@ -1,0 +1,151 @@
+//! The OS layer on Linux (Go: `os_linux.go`, `mem_linux.go`). WSL2 is Linux
+//! too: its kernel (6.6 today) predates guard regions, so it takes the
+//! `mprotect` guards.
+
+use super::{GuardKind, ThreadState};
+
+pub(super) const NAME: &str = "Linux";
+
+/// A guard hit is a plain segmentation fault.
+pub(super) const FAULT_SIGNALS: &[libc::c_int] = &[libc::SIGSEGV];
+
+/// Reserve address space without committing swap for it: stacks are 256 KiB
+/// of address space each, of which a goroutine touches a page or two.
+pub(super) const MAP_RESERVE_ONLY: libc::c_int = libc::MAP_NORESERVE;
+
+/// `MADV_GUARD_INSTALL` (Linux 6.13+), not yet in every libc crate release.
+const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// A thread, by its kernel thread id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OsThread(libc::pid_t);
+
+pub(super) fn current_thread() -> OsThread {
+    // SAFETY: gettid has no preconditions.
+    OsThread(unsafe { libc::gettid() })
+}
+
+/// The state letter of `/proc/self/task/TID/stat` (see proc(5)).
+pub(super) fn thread_state(thread: OsThread) -> ThreadState {
+    let Ok(stat) = std::fs::read(format!("/proc/self/task/{}/stat", thread.0)) else {
+        return ThreadState::Unknown;
+    };
+    state_of_stat(&stat)
+}
+
+/// The third field of a `stat` line, after the command name in parentheses
+/// (which may itself hold `)` and spaces, hence the last `)`).
+fn state_of_stat(stat: &[u8]) -> ThreadState {
+    let Some(close) = stat.iter().rposition(|&b| b == b')') else {
+        return ThreadState::Unknown;
+    };
+    match stat.get(close + 2) {
+        Some(b'R') => ThreadState::Running,
+        Some(b'S' | b'D') => ThreadState::Blocked,
+        Some(b'T' | b't' | b'Z' | b'X' | b'x') => ThreadState::Stopped,
+        _ => ThreadState::Unknown,
+    }
+}
+
+/// Second field of `/proc/PID/statm` (resident pages) times the page size.
+pub(super) fn resident_bytes_of(pid: libc::pid_t) -> Option<u64> {
+    if pid <= 0 {
+        return None;
+    }
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * super::page_size() as u64)
+}
+
+/// CPUs in this process's affinity mask (Go: `getproccount`).
+pub(super) fn cpu_count() -> usize {
+    // SAFETY: sched_getaffinity fills the zeroed set we own; CPU_COUNT reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) != 0 {
+            return 1;
+        }
+        libc::CPU_COUNT(&set) as usize
+    }
+}
+
+/// Whether this kernel has guard regions that really fault: the call must
+/// succeed (6.13+) and the guarded page must then be unreadable. The second
+/// check matters under emulators: `qemu-user` answers 0 to any `madvise` it
+/// does not know and installs nothing, which would leave stacks unguarded.
+pub(super) fn guard_regions_work() -> bool {
+    let page = super::page_size();
+    let Ok(at) = super::reserve(2 * page) else {
+        return false;
+    };
+    // SAFETY: the first page of a probe mapping nobody else knows of.
+    let installed = unsafe { install_guard_region(at, page) }.is_ok();
+    let works = installed && !super::is_readable(at, 1) && super::is_readable(at + page, 1);
+    // SAFETY: unmapping the probe mapping we made.
+    unsafe { libc::munmap(at as *mut libc::c_void, 2 * page) };
+    works
+}
+
+/// `madvise(MADV_GUARD_INSTALL)`: the range faults on access, without
+/// splitting its mapping.
+///
+/// # Safety
+/// As [`super::install_guard`].
+pub(super) unsafe fn install_guard_region(at: usize, len: usize) -> std::io::Result<()> {
+    // SAFETY: the caller's range is ours, page aligned and unused.
+    let rc = unsafe { libc::madvise(at as *mut libc::c_void, len, MADV_GUARD_INSTALL) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// `ENOMEM` from `mprotect` on a fresh mapping means the process is at
+/// `vm.max_map_count`.
+pub(super) fn guard_failure_hint(err: &std::io::Error, kind: GuardKind) -> Option<String> {
+    if kind != GuardKind::Mprotect || err.raw_os_error() != Some(libc::ENOMEM) {
+        return None;
+    }
+    let limit = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into());
+    Some(format!(
+        "the process reached the kernel's limit on memory mappings \
+         (vm.max_map_count = {limit}). This kernel has no lightweight guard regions \
+         (Linux 6.13+), or RUNTIME_GUARD=mprotect asked for classic guard pages, so each \
+         goroutine stack costs 2 mappings. Raise the limit, e.g. \
+         `sudo sysctl -w vm.max_map_count=1048576`, or run fewer goroutines at once."
+    ))
+}
+
+/// `/proc/cpuinfo`'s model name (x86) or CPU part (arm64).
+pub(super) fn cpu_model() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let field = |key: &str| {
+        info.lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+    };
+    field("model name").or_else(|| field("CPU part").map(|p| format!("arm64 CPU part {p}")))
+}
+
+pub(super) fn kernel_release() -> Option<String> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+    Some(format!("Linux {}", release.trim()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_letter_follows_the_last_parenthesis() {
+        assert_eq!(state_of_stat(b"123 (a) b) S 1 2 3"), ThreadState::Blocked);
+        assert_eq!(state_of_stat(b"7 (x) R 0"), ThreadState::Running);
+        assert_eq!(state_of_stat(b"7 (x) D 0"), ThreadState::Blocked);
+        assert_eq!(state_of_stat(b"7 (x) t 0"), ThreadState::Stopped);
+        assert_eq!(state_of_stat(b"garbage"), ThreadState::Unknown);
+    }
+}

@@ -1,0 +1,364 @@
+//! The OS layer: everything the runtime asks of the operating system that is
+//! not the same on Linux and macOS.
+//!
+//! Lesson idea: a goroutine runtime sits on an OS, and only a small part of
+//! it depends on which one. Go keeps that part in `os_linux.go` /
+//! `os_darwin.go` and `mem_linux.go` / `mem_darwin.go`; here it is this
+//! module, with `linux.rs` and `macos.rs` behind the same functions:
+//!
+//! | what | Linux | macOS |
+//! |---|---|---|
+//! | page size | `sysconf(_SC_PAGESIZE)` (4 KiB on x86_64, 4/16/64 KiB on arm64) | `sysconf(_SC_PAGESIZE)` (16 KiB on Apple Silicon, 4 KiB on Intel) |
+//! | stack guard | `madvise(MADV_GUARD_INSTALL)` (6.13+), else `mprotect` | `mprotect` |
+//! | memory reservation | `mmap(MAP_NORESERVE)` | `mmap` (macOS always overcommits) |
+//! | guard-hit signal | `SIGSEGV` | `SIGBUS` (and `SIGSEGV`) |
+//! | thread state | `/proc/self/task/TID/stat` | mach `thread_info` |
+//! | resident memory | `/proc/PID/statm` | `proc_pidinfo(PROC_PIDTASKINFO)` |
+//! | CPU count | `sched_getaffinity` | `sysctl hw.ncpu` |
+//!
+//! Nothing outside this module names a Linux-only constant or path. Two
+//! switches, read once, exercise the other platforms' layouts on Linux:
+//! `RUNTIME_GUARD=mprotect` takes the guard path of macOS and of kernels
+//! before 6.13 (WSL2 today), and `RUNTIME_PAGE_SIZE=16384` lays stacks and
+//! guards out as on Apple Silicon.
+
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(target_os = "linux")]
+use linux as sys;
+
+#[cfg(target_os = "macos")]
+mod macos;
+#[cfg(target_os = "macos")]
+use macos as sys;
+
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+compile_error!(
+    "the goroutine runtime runs on Linux and macOS (Windows: through WSL2); \
+     this target has no OS layer in runtime/src/os/"
+);
+
+pub use sys::OsThread;
+
+/// The platform's name, as a student reads it ("Linux", "macOS").
+pub const NAME: &str = sys::NAME;
+
+/// The signals a hit on a stack guard raises here (Go: `sigtable`'s
+/// `_SigPanic` entries the runtime turns into a stack-overflow report).
+pub const FAULT_SIGNALS: &[libc::c_int] = sys::FAULT_SIGNALS;
+
+/// The kernel's page size in bytes, from `sysconf(_SC_PAGESIZE)`, read once
+/// (Go: `physPageSize`, from the auxiliary vector on Linux and `sysconf` on
+/// macOS).
+pub fn page_size() -> usize {
+    static PAGE: AtomicUsize = AtomicUsize::new(0);
+    let mut page = PAGE.load(Ordering::Relaxed);
+    if page == 0 {
+        // SAFETY: sysconf has no preconditions.
+        let raw = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        page = usize::try_from(raw)
+            .ok()
+            .filter(|p| p.is_power_of_two())
+            .unwrap_or(4096);
+        PAGE.store(page, Ordering::Relaxed);
+    }
+    page
+}
+
+/// The page size the stack allocator lays stacks and guards out with: the
+/// kernel's, or `RUNTIME_PAGE_SIZE` when set (a power of two, at least the
+/// kernel's, at most 64 KiB), so that Apple Silicon's 16 KiB layout (or
+/// arm64 Linux's 64 KiB one) can be exercised on a 4 KiB machine. Read once.
+pub fn stack_page_size() -> Result<usize, String> {
+    let kernel = page_size();
+    match std::env::var("RUNTIME_PAGE_SIZE") {
+        Err(_) => Ok(kernel),
+        Ok(v) if v.is_empty() => Ok(kernel),
+        Ok(v) => match v.parse::<usize>() {
+            Ok(n) if n.is_power_of_two() && n >= kernel && n <= 64 * 1024 => Ok(n),
+            _ => Err(format!(
+                "RUNTIME_PAGE_SIZE={v}: want a power of two from this kernel's page size \
+                 ({kernel}) to 65536"
+            )),
+        },
+    }
+}
+
+/// How a stack's guard is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuardKind {
+    /// A lightweight guard region (`madvise(MADV_GUARD_INSTALL)`, Linux
+    /// 6.13+): no extra kernel mapping per stack.
+    Region,
+    /// A `PROT_NONE` page (`mprotect`): splits the stack's mapping, so each
+    /// stack costs two kernel mappings (Linux caps a process at
+    /// `vm.max_map_count` of them).
+    Mprotect,
+}
+
+/// The guard kind, chosen once, up front, before the first stack: the best
+/// the platform has (probed on Linux: the call must exist *and* a guarded
+/// page must really fault), or `mprotect` when `RUNTIME_GUARD=mprotect`.
+/// `RUNTIME_GUARD=auto` (or unset) probes.
+pub fn guard_kind() -> Result<GuardKind, String> {
+    static KIND: AtomicU8 = AtomicU8::new(0); // 0 = not chosen yet
+    match KIND.load(Ordering::Relaxed) {
+        1 => return Ok(GuardKind::Region),
+        2 => return Ok(GuardKind::Mprotect),
+        _ => {}
+    }
+    let kind = match std::env::var("RUNTIME_GUARD").as_deref() {
+        Ok("mprotect") => GuardKind::Mprotect,
+        Err(_) | Ok("") | Ok("auto") => {
+            if sys::guard_regions_work() {
+                GuardKind::Region
+            } else {
+                GuardKind::Mprotect
+            }
+        }
+        Ok(other) => {
+            return Err(format!(
+                "RUNTIME_GUARD={other}: want `mprotect` (classic guard pages) or `auto`"
+            ))
+        }
+    };
+    // Two threads may probe at once; they agree, so either store is fine.
+    KIND.store(
+        match kind {
+            GuardKind::Region => 1,
+            GuardKind::Mprotect => 2,
+        },
+        Ordering::Relaxed,
+    );
+    Ok(kind)
+}
+
+/// Reserve `len` bytes of zeroed, readable and writable address space that
+/// the kernel backs only when touched (Go: `sysReserve` + `sysMap`).
+pub fn reserve(len: usize) -> std::io::Result<usize> {
+    let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | sys::MAP_RESERVE_ONLY;
+    // SAFETY: an anonymous private mapping at an address of the kernel's
+    // choosing; it aliases no existing memory.
+    let addr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            flags,
+            -1,
+            0,
+        )
+    };
+    if addr == libc::MAP_FAILED {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(addr as usize)
+}
+
+/// Make `[at, at + len)` a guard: any access faults with one of
+/// [`FAULT_SIGNALS`].
+///
+/// # Safety
+/// The range must be page aligned, lie in memory from [`reserve`], and hold
+/// nothing anyone will read or write.
+pub unsafe fn install_guard(at: usize, len: usize, kind: GuardKind) -> std::io::Result<()> {
+    match kind {
+        // SAFETY: the caller guarantees the range is ours and unused.
+        GuardKind::Region => unsafe { sys::install_guard_region(at, len) },
+        GuardKind::Mprotect => {
+            // SAFETY: as above; PROT_NONE only makes accesses fault.
+            let rc = unsafe { libc::mprotect(at as *mut libc::c_void, len, libc::PROT_NONE) };
+            if rc == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        }
+    }
+}
+
+/// When installing a guard failed with `err`: the platform's explanation
+/// and fix, if it knows one (Linux: the `vm.max_map_count` limit).
+pub fn guard_failure_hint(err: &std::io::Error, kind: GuardKind) -> Option<String> {
+    sys::guard_failure_hint(err, kind)
+}
+
+/// Whether `len` bytes at `addr` can be read, asked of the kernel rather than
+/// by touching them (a pipe `write` from them fails with `EFAULT` when they
+/// cannot): how the guard probe and the tests check that a guard is in place
+/// without taking a fault.
+pub fn is_readable(addr: usize, len: usize) -> bool {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe fills the two descriptors we pass.
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: write only reads from `addr` in the kernel (copy_from_user),
+    // which reports an unreadable address as EFAULT instead of faulting; the
+    // pipe's buffer holds far more than `len` of the calls we make.
+    let n = unsafe { libc::write(fds[1], addr as *const libc::c_void, len) };
+    // SAFETY: closing the descriptors pipe gave us.
+    unsafe {
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+    }
+    n == len as isize
+}
+
+/// What an OS thread is doing right now, as the kernel sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadState {
+    /// Running on a CPU or ready to (Linux `R`, macOS `TH_STATE_RUNNING`).
+    Running,
+    /// Waiting in the kernel: a futex, a read, a sleep (Linux `S`/`D`, macOS
+    /// `TH_STATE_WAITING`/`TH_STATE_UNINTERRUPTIBLE`).
+    Blocked,
+    /// Stopped, traced, halted or exiting.
+    Stopped,
+    /// The kernel would not say.
+    Unknown,
+}
+
+impl ThreadState {
+    /// True when the thread sits in a kernel wait: what sysmon needs to take
+    /// the P of an M whose goroutine blocked outside the runtime.
+    pub fn is_blocked(self) -> bool {
+        self == ThreadState::Blocked
+    }
+}
+
+/// The calling thread, as [`thread_state`] names it (Linux: its TID; macOS:
+/// its mach thread port). Valid while the thread lives.
+pub fn current_thread() -> OsThread {
+    sys::current_thread()
+}
+
+/// The kernel's view of `thread` (a thread of this process), for sysmon
+/// (Go's sysmon only knows the syscalls it was told of; see DESIGN.md).
+/// Costs a system call or two: call it only for Ms past their time slice.
+pub fn thread_state(thread: OsThread) -> ThreadState {
+    sys::thread_state(thread)
+}
+
+/// Resident memory of this process in bytes, or `None` when the platform
+/// will not say.
+pub fn resident_bytes() -> Option<u64> {
+    // SAFETY: getpid has no preconditions.
+    sys::resident_bytes_of(unsafe { libc::getpid() })
+}
+
+/// Resident memory of process `pid` (this user's, e.g. a child) in bytes, or
+/// `None` when it is gone or the platform will not say.
+pub fn resident_bytes_of(pid: libc::pid_t) -> Option<u64> {
+    sys::resident_bytes_of(pid)
+}
+
+/// CPUs this process may run on: the default GOMAXPROCS (Go: `ncpu`, from
+/// `getproccount` on Linux and `getncpu` on macOS). At least 1.
+pub fn cpu_count() -> usize {
+    sys::cpu_count().max(1)
+}
+
+/// The CPU's model name and the kernel's release, for benchmark headers, or
+/// `None` for what the platform will not say.
+pub fn machine() -> (Option<String>, Option<String>) {
+    (sys::cpu_model(), sys::kernel_release())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_size_is_a_power_of_two_the_stack_size_is_a_multiple_of() {
+        let page = page_size();
+        assert!(page.is_power_of_two() && page >= 4096, "{page}");
+        assert_eq!(256 * 1024 % page, 0);
+    }
+
+    #[test]
+    fn a_blocked_thread_reads_blocked_and_a_spinning_one_running() {
+        use std::sync::atomic::AtomicBool;
+        use std::sync::{mpsc, Arc};
+        // Blocked in the kernel: a std channel receive (a futex wait).
+        let (id_tx, id_rx) = mpsc::channel();
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let sleeper = std::thread::spawn(move || {
+            id_tx.send(current_thread()).unwrap();
+            go_rx.recv().unwrap();
+        });
+        let thread = id_rx.recv().unwrap();
+        let mut state = ThreadState::Unknown;
+        for _ in 0..1000 {
+            state = thread_state(thread);
+            if state == ThreadState::Blocked {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert_eq!(state, ThreadState::Blocked);
+        go_tx.send(()).unwrap();
+        sleeper.join().unwrap();
+
+        // Spinning in user space: never blocked.
+        let stop = Arc::new(AtomicBool::new(false));
+        let (id_tx, id_rx) = mpsc::channel();
+        let spinner = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                id_tx.send(current_thread()).unwrap();
+                while !stop.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        };
+        let thread = id_rx.recv().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let seen: Vec<ThreadState> = (0..20).map(|_| thread_state(thread)).collect();
+        stop.store(true, Ordering::Relaxed);
+        spinner.join().unwrap();
+        assert!(!seen.iter().any(|s| s.is_blocked()), "{seen:?}");
+        assert!(seen.contains(&ThreadState::Running), "{seen:?}");
+    }
+
+    #[test]
+    fn resident_memory_grows_when_pages_are_touched() {
+        let before = resident_bytes().expect("this platform reports resident memory");
+        let len = 32 << 20;
+        let at = reserve(len).unwrap();
+        // SAFETY: `at` is a fresh writable mapping of `len` bytes.
+        unsafe { std::ptr::write_bytes(at as *mut u8, 1, len) };
+        let after = resident_bytes().unwrap();
+        assert!(after >= before + (len as u64) / 2, "{before} -> {after}");
+        // SAFETY: unmapping the mapping we made; nothing refers to it.
+        unsafe { libc::munmap(at as *mut libc::c_void, len) };
+        assert_eq!(resident_bytes_of(-1), None, "no such process");
+    }
+
+    #[test]
+    fn guards_of_both_kinds_make_pages_unreadable() {
+        let page = page_size();
+        let at = reserve(4 * page).unwrap();
+        assert!(is_readable(at, 1));
+        // SAFETY: pages of a mapping we own and do not use.
+        unsafe { install_guard(at, page, GuardKind::Mprotect).unwrap() };
+        assert!(!is_readable(at, 1));
+        assert!(!is_readable(at + page - 1, 1));
+        assert!(is_readable(at + page, 1));
+        if guard_kind() == Ok(GuardKind::Region) {
+            // SAFETY: as above.
+            unsafe { install_guard(at + 2 * page, page, GuardKind::Region).unwrap() };
+            assert!(!is_readable(at + 2 * page, 1));
+            assert!(is_readable(at + 3 * page, 1));
+        }
+        // SAFETY: our mapping, no longer used.
+        unsafe { libc::munmap(at as *mut libc::c_void, 4 * page) };
+    }
+
+    #[test]
+    fn cpu_count_is_at_least_one() {
+        assert!(cpu_count() >= 1);
+    }
+}
