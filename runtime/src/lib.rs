@@ -70,7 +70,6 @@ pub mod g;
 #[doc(hidden)]
 pub mod loom_api;
 pub mod m;
-pub mod os;
 pub mod p;
 pub mod park;
 pub mod runq;
@@ -87,6 +86,8 @@ mod trace;
 mod fatal;
 #[cfg(not(loom))]
 mod funcval;
+#[cfg(not(loom))]
+pub mod os;
 #[cfg(not(loom))]
 #[doc(hidden)]
 pub mod print;
