@@ -1,7 +1,8 @@
 //! Turning a stack overflow into Go's `fatal error: stack overflow`.
 //!
 //! Each goroutine stack has a guard page (see `stack.rs`). Touching it raises
-//! SIGSEGV. Our handler runs on an alternate signal stack (the faulting stack
+//! the OS's fault signal (`os::FAULT_SIGNALS`: SIGSEGV on Linux; SIGBUS, and
+//! SIGSEGV for unmapped addresses, on macOS). Our handler runs on an alternate signal stack (the faulting stack
 //! is, by definition, full), checks whether the faulting address is one of our
 //! guards, and if so names the goroutine and exits with status 2. Any other
 //! fault is not ours: we put the previous handler back and return, so the
@@ -14,24 +15,30 @@ use std::sync::atomic::{AtomicBool, Ordering};
 const ALT_STACK_SIZE: usize = 64 * 1024;
 
 static INSTALLED: AtomicBool = AtomicBool::new(false);
-static mut PREV_SEGV: std::mem::MaybeUninit<libc::sigaction> = std::mem::MaybeUninit::zeroed();
-static mut PREV_BUS: std::mem::MaybeUninit<libc::sigaction> = std::mem::MaybeUninit::zeroed();
+/// Most fault signals a platform has (macOS: two).
+const MAX_FAULT_SIGNALS: usize = 2;
+/// The handler each of `os::FAULT_SIGNALS` had before ours, same order.
+static mut PREV: [std::mem::MaybeUninit<libc::sigaction>; MAX_FAULT_SIGNALS] =
+    [const { std::mem::MaybeUninit::zeroed() }; MAX_FAULT_SIGNALS];
+const _: () = assert!(crate::os::FAULT_SIGNALS.len() <= MAX_FAULT_SIGNALS);
 
-/// Install the SIGSEGV/SIGBUS handler once per process.
+/// Install the fault handler once per process.
 pub(crate) fn install() {
     if INSTALLED.swap(true, Ordering::AcqRel) {
         return;
     }
     // SAFETY: plain sigaction calls with a zero-initialised struct that we
-    // fill in; PREV_* are written once here, before any handler can run, and
+    // fill in; PREV is written once here, before any handler can run, and
     // only read by the handler afterwards.
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
         action.sa_sigaction = handler as *const () as usize;
         action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
         libc::sigemptyset(&mut action.sa_mask);
-        libc::sigaction(libc::SIGSEGV, &action, (&raw mut PREV_SEGV).cast());
-        libc::sigaction(libc::SIGBUS, &action, (&raw mut PREV_BUS).cast());
+        let prev: *mut libc::sigaction = (&raw mut PREV).cast();
+        for (i, &sig) in crate::os::FAULT_SIGNALS.iter().enumerate() {
+            libc::sigaction(sig, &action, prev.add(i));
+        }
     }
 }
 
@@ -45,19 +52,11 @@ pub(crate) fn on_new_m() {
         if current.ss_flags & libc::SS_DISABLE == 0 && current.ss_size >= 16 * 1024 {
             return;
         }
-        let mem = libc::mmap(
-            std::ptr::null_mut(),
-            ALT_STACK_SIZE,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        );
-        if mem == libc::MAP_FAILED {
+        let Ok(mem) = crate::os::reserve(ALT_STACK_SIZE) else {
             return;
-        }
+        };
         let stack = libc::stack_t {
-            ss_sp: mem,
+            ss_sp: mem as *mut libc::c_void,
             ss_flags: 0,
             ss_size: ALT_STACK_SIZE,
         };
@@ -83,7 +82,7 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut l
         };
         // Go's wording and order (`newstack` in runtime/stack.go).
         w.push(b"runtime: goroutine stack exceeds ");
-        w.push_num((crate::stack::STACK_SIZE - crate::stack::GUARD_SIZE) as u64);
+        w.push_num(crate::stack::usable_size_in_handler() as u64);
         w.push(b"-byte limit\nfatal error: stack overflow\n\ngoroutine ");
         w.push_num(goid);
         w.push(b" [running]:\n");
@@ -96,14 +95,13 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut l
     }
     // Not ours: restore the previous handler and return; the fault repeats
     // and reaches it.
-    // SAFETY: PREV_* were filled by `install` before this handler existed.
+    // SAFETY: PREV was filled by `install` before this handler existed, in
+    // the order of `os::FAULT_SIGNALS`, the only signals routed here.
     unsafe {
-        let prev = if sig == libc::SIGBUS {
-            (&raw const PREV_BUS).cast()
-        } else {
-            (&raw const PREV_SEGV).cast()
-        };
-        libc::sigaction(sig, prev, std::ptr::null_mut());
+        let prev: *const libc::sigaction = (&raw const PREV).cast();
+        if let Some(i) = crate::os::FAULT_SIGNALS.iter().position(|&s| s == sig) {
+            libc::sigaction(sig, prev.add(i), std::ptr::null_mut());
+        }
     }
 }
 

@@ -10,34 +10,41 @@
 //! regions of [`STACKS_PER_REGION`] stacks mapped once with `MAP_NORESERVE`,
 //! and dead goroutines keep their stack for the next `go` (see `m.rs`).
 //!
-//! Safety: every stack has a guard page below it, so an overflow faults
-//! instead of silently writing into the neighbour. A classic guard page
-//! (`mprotect`) splits the mapping in two, and Linux caps a process at
-//! `vm.max_map_count` (65530) mappings: about 32,700 goroutines. Linux 6.13
-//! added lightweight guard regions, `madvise(MADV_GUARD_INSTALL)`, which do not
-//! split mappings; we use them and fall back to `mprotect` on older kernels.
-//! `signal.rs` turns a guard hit into `fatal error: stack overflow`.
+//! Safety: every stack has a guard below it, one page of the allocator's
+//! page size (`os::stack_page_size`: the kernel's, 4 KiB on x86_64 and 16 KiB
+//! on Apple Silicon), so an overflow faults instead of silently writing into
+//! the neighbour. A classic guard page (`mprotect`) splits the mapping in two,
+//! and Linux caps a process's mappings (`vm.max_map_count`, 65530 by
+//! default): about 32,700 goroutines. Linux 6.13 added lightweight guard
+//! regions, which do not split mappings; the OS layer (`os/`) chooses, once
+//! and before the first stack, which kind this machine gets: regions where
+//! they work, `mprotect` elsewhere (macOS, WSL2, older kernels, or
+//! `RUNTIME_GUARD=mprotect`). `signal.rs` turns a guard hit into
+//! `fatal error: stack overflow`.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
-/// Virtual size of one goroutine stack, guard page included (256 KiB).
+use crate::os::{self, GuardKind};
+
+/// Virtual size of one goroutine stack, guard included (256 KiB: a multiple
+/// of every page size Linux and macOS use, up to 64 KiB).
 pub const STACK_SIZE: usize = 256 * 1024;
 /// Stacks mapped at once (one region is 16 MiB of address space).
 pub const STACKS_PER_REGION: usize = 64;
-/// Size of the guard at the bottom of each stack.
-pub const GUARD_SIZE: usize = 4096;
 
 const REGION_SIZE: usize = STACK_SIZE * STACKS_PER_REGION;
-/// `MADV_GUARD_INSTALL` (Linux 6.13+), not yet in every libc crate release.
-const MADV_GUARD_INSTALL: libc::c_int = 102;
 /// Most regions we track for the signal handler (64 Ki regions = 4 M stacks).
 const MAX_REGIONS: usize = 65536;
 
 /// Start addresses of every region, readable from a signal handler.
 static REGIONS: [AtomicUsize; MAX_REGIONS] = [const { AtomicUsize::new(0) }; MAX_REGIONS];
 static NREGIONS: AtomicUsize = AtomicUsize::new(0);
-/// Set once `MADV_GUARD_INSTALL` failed with EINVAL: use `mprotect`.
-static OLD_KERNEL: AtomicBool = AtomicBool::new(false);
+/// The guard size of [`LAYOUT`], as a plain atomic for the signal handler
+/// (0 until the first region is mapped).
+static GUARD: AtomicUsize = AtomicUsize::new(0);
+/// How stacks are laid out and guarded in this process, chosen once.
+static LAYOUT: OnceLock<Layout> = OnceLock::new();
 
 /// Free stacks not in any P's cache (Go's `stackpool`).
 static POOL: std::sync::Mutex<Vec<Stack>> = std::sync::Mutex::new(Vec::new());
@@ -49,8 +56,42 @@ fn pool() -> std::sync::MutexGuard<'static, Vec<Stack>> {
     }
 }
 
-/// One goroutine stack: `[limit, limit + GUARD_SIZE)` is the guard,
-/// `[limit + GUARD_SIZE, base)` is usable.
+/// The shape of every stack: `[limit, limit + guard)` is the guard,
+/// `[limit + guard, limit + STACK_SIZE)` the usable stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Layout {
+    /// Bytes of guard at the bottom of each stack: one page.
+    guard: usize,
+    /// How the guard is made.
+    kind: GuardKind,
+}
+
+/// This process's layout: the page size and guard kind the OS layer chose
+/// (a bad `RUNTIME_PAGE_SIZE` or `RUNTIME_GUARD` is a fatal error here, at
+/// the first stack, rather than a silent default).
+fn layout() -> Layout {
+    *LAYOUT.get_or_init(|| {
+        let layout = os::stack_page_size()
+            .and_then(|page| Ok((page, os::guard_kind()?)))
+            .map(|(guard, kind)| Layout { guard, kind })
+            .unwrap_or_else(|e| crate::fatal::throw(&e));
+        GUARD.store(layout.guard, Ordering::Release);
+        layout
+    })
+}
+
+/// Bytes of guard below each stack (one page of the allocator's page size).
+pub fn guard_size() -> usize {
+    layout().guard
+}
+
+/// Bytes of a stack a goroutine can use: [`STACK_SIZE`] minus the guard.
+pub fn usable_size() -> usize {
+    STACK_SIZE - guard_size()
+}
+
+/// One goroutine stack: `[limit, limit + guard_size())` is the guard,
+/// `[limit + guard_size(), base)` is usable.
 pub struct Stack {
     limit: usize,
 }
@@ -61,7 +102,8 @@ pub struct Stack {
 pub(crate) fn refill(dst: &mut Vec<Stack>, n: usize) {
     let mut pool = pool();
     if pool.is_empty() {
-        let region = map_region();
+        let region = map_region(layout());
+        register_region(region);
         // Highest address first, so the lowest is popped first.
         pool.extend((0..STACKS_PER_REGION).rev().map(|i| Stack {
             limit: region + i * STACK_SIZE,
@@ -98,7 +140,7 @@ impl Default for Stack {
 }
 
 // SAFETY: `base` and `limit` bound a mapping that is never unmapped; the
-// lowest GUARD_SIZE bytes are a guard (installed by `map_region` before any
+// lowest guard_size() bytes are a guard (installed by `map_region` before any
 // stack of the region is handed out), and the usable part is far above
 // MIN_STACK_SIZE. Both ends are page aligned, hence STACK_ALIGNMENT aligned.
 unsafe impl corosensei::stack::Stack for Stack {
@@ -111,94 +153,68 @@ unsafe impl corosensei::stack::Stack for Stack {
     }
 }
 
-/// Map a region and install a guard at the bottom of each of its stacks.
-fn map_region() -> usize {
-    // SAFETY: an anonymous private mapping at an address of the kernel's
-    // choosing; it does not alias any existing memory.
-    let addr = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            REGION_SIZE,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0,
-        )
-    };
-    if addr == libc::MAP_FAILED {
+/// Map a region aligned to the layout's page and install a guard at the
+/// bottom of each of its stacks. The kernel aligns a mapping to its own page;
+/// when the layout's page is larger (`RUNTIME_PAGE_SIZE`), we reserve that
+/// much more and start at the first aligned address, as a 16 KiB kernel would.
+fn map_region(layout: Layout) -> usize {
+    let slack = layout.guard.saturating_sub(os::page_size());
+    let start = os::reserve(REGION_SIZE + slack).unwrap_or_else(|err| {
         crate::fatal::throw(&format!(
-            "cannot allocate goroutine stacks: mmap of {} MiB failed: {}",
-            REGION_SIZE >> 20,
-            std::io::Error::last_os_error()
-        ));
-    }
-    let region = addr as usize;
+            "cannot allocate goroutine stacks: mmap of {} MiB failed: {err}",
+            REGION_SIZE >> 20
+        ))
+    });
+    let region = start.next_multiple_of(layout.guard);
     for i in 0..STACKS_PER_REGION {
-        install_guard(region + i * STACK_SIZE);
-    }
-    let idx = NREGIONS.fetch_add(1, Ordering::AcqRel);
-    if idx < MAX_REGIONS {
-        REGIONS[idx].store(region, Ordering::Release);
+        let at = region + i * STACK_SIZE;
+        // SAFETY: `at..at + guard` is page aligned, inside the mapping we
+        // just made, and no stack of this region has been handed out yet.
+        if let Err(err) = unsafe { os::install_guard(at, layout.guard, layout.kind) } {
+            let why = os::guard_failure_hint(&err, layout.kind)
+                .unwrap_or_else(|| format!("{:?}: {err}", layout.kind));
+            crate::fatal::throw(&format!("cannot install a stack guard page: {why}"));
+        }
     }
     region
 }
 
-fn install_guard(at: usize) {
-    if !OLD_KERNEL.load(Ordering::Relaxed) {
-        // SAFETY: `at..at+GUARD_SIZE` lies inside a region we just mapped and
-        // that no stack uses yet; a guard only makes accesses fault.
-        let rc = unsafe { libc::madvise(at as *mut libc::c_void, GUARD_SIZE, MADV_GUARD_INSTALL) };
-        if rc == 0 {
-            return;
-        }
-        let err = std::io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::EINVAL) {
-            crate::fatal::throw(&format!("cannot install a stack guard: madvise: {err}"));
-        }
-        OLD_KERNEL.store(true, Ordering::Relaxed);
-    }
-    // SAFETY: as above; PROT_NONE on pages no one uses yet.
-    let rc = unsafe { libc::mprotect(at as *mut libc::c_void, GUARD_SIZE, libc::PROT_NONE) };
-    if rc != 0 {
-        let err = std::io::Error::last_os_error();
-        if err.raw_os_error() == Some(libc::ENOMEM) {
-            crate::fatal::throw(&format!(
-                "cannot install a stack guard page: the process reached the kernel's limit \
-                 on memory mappings (vm.max_map_count = {}). This kernel has no lightweight \
-                 guard regions (Linux 6.13+), so each goroutine stack costs 2 mappings. \
-                 Raise the limit, e.g. `sudo sysctl -w vm.max_map_count=1048576`, \
-                 or run fewer goroutines at once.",
-                read_max_map_count()
-            ));
-        }
-        crate::fatal::throw(&format!(
-            "cannot install a stack guard page: mprotect: {err}"
-        ));
+/// Let the signal handler know of a region.
+fn register_region(region: usize) {
+    let idx = NREGIONS.fetch_add(1, Ordering::AcqRel);
+    if idx < MAX_REGIONS {
+        REGIONS[idx].store(region, Ordering::Release);
     }
 }
 
-fn read_max_map_count() -> String {
-    std::fs::read_to_string("/proc/sys/vm/max_map_count")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "unknown".into())
-}
-
-/// True when `addr` lies in the guard page of one of our stacks. Async-signal
+/// True when `addr` lies in the guard of one of our stacks. Async-signal
 /// safe: only atomic loads.
 pub fn is_guard_address(addr: usize) -> bool {
+    let guard = GUARD.load(Ordering::Acquire);
     let n = NREGIONS.load(Ordering::Acquire).min(MAX_REGIONS);
-    for slot in REGIONS.iter().take(n) {
-        let start = slot.load(Ordering::Acquire);
-        if start != 0 && addr >= start && addr < start + REGION_SIZE {
-            return (addr - start) % STACK_SIZE < GUARD_SIZE;
-        }
-    }
-    false
+    REGIONS
+        .iter()
+        .take(n)
+        .find_map(|slot| in_guard(addr, slot.load(Ordering::Acquire), guard))
+        .unwrap_or(false)
 }
 
-/// Whether stacks use `mprotect` guards (old kernel) rather than guard regions.
+/// Whether `addr` is in a guard of the region at `region` with guards of
+/// `guard` bytes; `None` when it is not in that region at all.
+fn in_guard(addr: usize, region: usize, guard: usize) -> Option<bool> {
+    (region != 0 && addr >= region && addr < region + REGION_SIZE)
+        .then(|| (addr - region) % STACK_SIZE < guard)
+}
+
+/// The usable bytes of a stack, for the signal handler's report: only an
+/// atomic load (the layout is chosen before the first stack exists).
+pub(crate) fn usable_size_in_handler() -> usize {
+    STACK_SIZE - GUARD.load(Ordering::Acquire)
+}
+
+/// Whether stacks use `mprotect` guards rather than guard regions.
 pub fn uses_mprotect_guards() -> bool {
-    OLD_KERNEL.load(Ordering::Relaxed)
+    layout().kind == GuardKind::Mprotect
 }
 
 #[cfg(test)]
@@ -207,12 +223,57 @@ mod tests {
 
     #[test]
     fn stacks_are_distinct_and_guarded() {
+        let guard = guard_size();
+        assert_eq!(guard, os::page_size(), "no RUNTIME_PAGE_SIZE in unit tests");
         let a = Stack::new();
         let b = Stack::new();
         assert_ne!(a.limit, b.limit);
         assert!(is_guard_address(a.limit));
-        assert!(is_guard_address(a.limit + GUARD_SIZE - 1));
-        assert!(!is_guard_address(a.limit + GUARD_SIZE));
+        assert!(is_guard_address(a.limit + guard - 1));
+        assert!(!is_guard_address(a.limit + guard));
         assert!(!is_guard_address(a.base() - 8));
+        assert!(!os::is_readable(a.limit, 1));
+        assert!(!os::is_readable(a.limit + guard - 1, 1));
+        assert!(os::is_readable(a.limit + guard, 1));
+    }
+
+    /// Apple Silicon's layout on this machine: 16 KiB pages, so 16 KiB
+    /// guards, 16 KiB aligned, whichever guard kind. Every 4 KiB page of each
+    /// guard must fault, and the first byte above it must not (with the old
+    /// `GUARD_SIZE = 4096` constant, three quarters of the guard would be
+    /// usable stack).
+    #[test]
+    fn the_allocator_with_16k_pages_guards_16k_below_every_stack() {
+        const PAGE_16K: usize = 16 * 1024;
+        let mut kinds = vec![GuardKind::Mprotect];
+        if os::guard_kind() == Ok(GuardKind::Region) {
+            kinds.push(GuardKind::Region);
+        }
+        for kind in kinds {
+            let layout = Layout {
+                guard: PAGE_16K,
+                kind,
+            };
+            let region = map_region(layout);
+            assert_eq!(region % PAGE_16K, 0, "{kind:?}: region aligned to 16 KiB");
+            for i in 0..STACKS_PER_REGION {
+                let limit = region + i * STACK_SIZE;
+                for off in (0..PAGE_16K).step_by(4096).chain([PAGE_16K - 1]) {
+                    assert!(
+                        !os::is_readable(limit + off, 1),
+                        "{kind:?}: stack {i}, guard byte {off} is readable"
+                    );
+                    assert_eq!(in_guard(limit + off, region, PAGE_16K), Some(true));
+                }
+                assert!(os::is_readable(limit + PAGE_16K, 1), "{kind:?}: stack {i}");
+                assert_eq!(in_guard(limit + PAGE_16K, region, PAGE_16K), Some(false));
+                let top = limit + STACK_SIZE - 1;
+                // SAFETY: the top byte of a usable stack in a region we own.
+                unsafe { (top as *mut u8).write_volatile(7) };
+                assert!(os::is_readable(top, 1));
+            }
+            assert_eq!(in_guard(region - 1, region, PAGE_16K), None);
+            assert_eq!(in_guard(region + REGION_SIZE, region, PAGE_16K), None);
+        }
     }
 }
