@@ -19,14 +19,17 @@ lessons:
     @./target/release/lesson --list
 
 # Grade exercise N (`just progress` lists them): each check with ✔/✘, points and why.
+[no-exit-message]
 check N:
     @cargo run -q -p grader --bin grader -- check "$1"
 
 # Print the hint for exercise N.
+[no-exit-message]
 hint N:
     @cargo run -q -p grader --bin grader -- hint "$1"
 
 # Which exercises pass so far.
+[no-exit-message]
 progress:
     @cargo run -q -p grader --bin grader -- progress
 

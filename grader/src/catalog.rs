@@ -20,7 +20,8 @@
 use std::time::Duration;
 
 use crate::props::{
-    first_difference, lines, overlap, parse_counter, terminating_last, CounterLine, TERMINATING,
+    collapse, first_difference, lines, overlap, parse_counter, terminating_last, CounterLine,
+    TERMINATING,
 };
 use crate::schedule;
 
@@ -86,6 +87,18 @@ pub const EXERCISES: &[Exercise] = &[
         bin: "exercise4",
         title: "predict lesson 1's schedule under GOMAXPROCS=1",
         lessons: &[LESSON1],
+    },
+    Exercise {
+        key: "5",
+        bin: "exercise5",
+        title: "a pipeline: generate, square, sum over channels",
+        lessons: &[],
+    },
+    Exercise {
+        key: "6",
+        bin: "exercise6",
+        title: "fan-in: merge two producers with select!",
+        lessons: &[],
     },
 ];
 
@@ -328,6 +341,63 @@ pub const CHECKS: &[Check] = &[
         1,
         |c| schedule::check_why(&schedule::parse_prediction(&c.output()?)),
     ),
+    // Exercise 5.
+    Check::new(
+        "ex5.closed",
+        "5",
+        "ends without a deadlock: each channel closed, so each range ends",
+        2,
+        |c| c.output().map(drop),
+    ),
+    Check::new(
+        "ex5.values",
+        "5",
+        "main gets each square of 1..=10 exactly once; sum = 385",
+        2,
+        |c| pipeline_values(&c.output()?),
+    ),
+    Check::new(
+        "ex5.order",
+        "5",
+        "the squares arrive in the order they were generated",
+        1,
+        |c| pipeline_order(&c.output()?),
+    ),
+    Check::new(
+        "ex5.finished",
+        "5",
+        "no goroutine left blocked when main is done (goroutines left: 0)",
+        2,
+        |c| goroutines_left(&c.output()?),
+    ),
+    // Exercise 6.
+    Check::new(
+        "ex6.complete",
+        "6",
+        "every value of both producers, once, each producer's in order",
+        2,
+        |c| fan_in_complete(&c.output()?),
+    ),
+    Check::new(
+        "ex6.interleaved",
+        "6",
+        "values interleaved as sent, not one producer drained after the other",
+        2,
+        |c| fan_in_interleaved(&c.output()?),
+    )
+    .attempts(3),
+    Check::new(
+        "ex6.terminating",
+        "6",
+        "Terminating Program once, last, after both channels closed",
+        1,
+        |c| {
+            let out = c.output()?;
+            let is_value = |l: &str| fan_in_line(l).is_some();
+            let count = FAN_IN.iter().map(|(_, n)| *n as usize).sum();
+            terminating_last(&lines(&out), "both producers", is_value, count)
+        },
+    ),
 ];
 
 fn counter_lines(out: &str, with_m: bool) -> Vec<CounterLine> {
@@ -454,6 +524,125 @@ fn sums(out: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Exercise 5's generator sends `1..=PIPELINE_N`.
+const PIPELINE_N: u64 = 10;
+
+/// The values of main's `got n` lines, in the order printed.
+fn pipeline_got(out: &str) -> Vec<u64> {
+    out.lines()
+        .filter_map(|l| l.strip_prefix("got "))
+        .filter_map(|n| n.trim().parse().ok())
+        .collect()
+}
+
+fn pipeline_values(out: &str) -> Result<(), String> {
+    let mut got = pipeline_got(out);
+    if got.is_empty() {
+        return Err("no line of the form `got n`".into());
+    }
+    got.sort_unstable();
+    let want: Vec<u64> = (1..=PIPELINE_N).map(|n| n * n).collect();
+    let show = |v: &[u64]| -> Vec<String> { v.iter().map(|n| format!("got {n}")).collect() };
+    if let Some(diff) = first_difference("the squares main got, sorted", &show(&want), &show(&got))
+    {
+        return Err(diff);
+    }
+    let sum: u64 = want.iter().sum();
+    let want_line = format!("sum = {sum}");
+    match out
+        .lines()
+        .filter(|l| l.starts_with("sum = "))
+        .collect::<Vec<_>>()[..]
+    {
+        [line] if line == want_line => Ok(()),
+        [line] => Err(format!("-{want_line} +{line}")),
+        [] => Err(format!("missing: -{want_line}")),
+        ref many => Err(format!("`sum = ...` printed {} times", many.len())),
+    }
+}
+
+fn pipeline_order(out: &str) -> Result<(), String> {
+    let got = pipeline_got(out);
+    if got.len() < 2 {
+        return Err(format!(
+            "{} `got n` line(s): too few to have an order",
+            got.len()
+        ));
+    }
+    match got.windows(2).find(|w| w[0] >= w[1]) {
+        None => Ok(()),
+        Some(w) => Err(format!(
+            "`got {}` came after `got {}`: the squares left the generator as 1, 4, 9, ... and a channel keeps that order",
+            w[1], w[0]
+        )),
+    }
+}
+
+fn goroutines_left(out: &str) -> Result<(), String> {
+    let left: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("goroutines left: "))
+        .collect();
+    match left[..] {
+        ["0"] => Ok(()),
+        [n] => Err(format!(
+            "goroutines left: {n}: a goroutine is still blocked when main is done (waiting in a range over a channel nobody closed?)"
+        )),
+        [] => Err("`goroutines left: n` is never printed (keep the template's `goroutines_left()` line)".into()),
+        _ => Err("`goroutines left: n` is printed more than once".into()),
+    }
+}
+
+/// Exercise 6's producers: name and how many values each sends.
+const FAN_IN: [(&str, u32); 2] = [("fast", 8), ("slow", 4)];
+
+/// `fast 3` → `("fast", 3)`.
+fn fan_in_line(line: &str) -> Option<(&'static str, u32)> {
+    let (name, n) = line.split_once(' ')?;
+    let name = FAN_IN.iter().find(|(p, _)| *p == name)?.0;
+    Some((name, n.trim().parse().ok()?))
+}
+
+fn fan_in_complete(out: &str) -> Result<(), String> {
+    let values: Vec<(&str, u32)> = out.lines().filter_map(fan_in_line).collect();
+    for (name, count) in FAN_IN {
+        let mine: Vec<String> = values
+            .iter()
+            .filter(|(p, _)| *p == name)
+            .map(|(p, n)| format!("{p} {n}"))
+            .collect();
+        let want: Vec<String> = (1..=count).map(|n| format!("{name} {n}")).collect();
+        if let Some(diff) = first_difference(&format!("{name}'s values"), &want, &mine) {
+            return Err(diff);
+        }
+    }
+    if let Some(stray) = out
+        .lines()
+        .find(|l| fan_in_line(l).is_none() && *l != TERMINATING)
+    {
+        return Err(format!("unexpected line: {stray:?}"));
+    }
+    Ok(())
+}
+
+fn fan_in_interleaved(out: &str) -> Result<(), String> {
+    let order: Vec<&str> = out
+        .lines()
+        .filter_map(fan_in_line)
+        .map(|(p, _)| p)
+        .collect();
+    let runs = collapse(&order);
+    match runs.len() {
+        0 => Err("no line of the form `fast n` or `slow n`".into()),
+        1 => Err(format!("only {} values arrived", runs[0])),
+        2 => Err(format!(
+            "every {} value came before every {} value: one producer was drained after the other (wait on both at once with select!)",
+            runs[0], runs[1]
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Runs of lesson 1 to try before saying the prediction is wrong: a run
 /// that a time slice cut (a loaded machine) shows extra stretches, and the
 /// prediction is about the undisturbed schedule.
@@ -550,5 +739,63 @@ mod tests {
         let sums_ok = "sum of 1..=1000 = 500500\nsum of 1..=10 = 55\nsum of 1..=100 = 5050\n";
         assert_eq!(sums(sums_ok), Ok(()));
         assert!(sums("sum of 1..=10 = 56\n").unwrap_err().contains("+sum"));
+    }
+
+    #[test]
+    fn pipeline_properties() {
+        let good: String = (1..=10u64)
+            .map(|n| format!("got {}\n", n * n))
+            .collect::<String>()
+            + "sum = 385\ngoroutines left: 0\nTerminating Program\n";
+        assert_eq!(pipeline_values(&good), Ok(()));
+        assert_eq!(pipeline_order(&good), Ok(()));
+        assert_eq!(goroutines_left(&good), Ok(()));
+        let reversed: String = (1..=10u64)
+            .rev()
+            .map(|n| format!("got {}\n", n * n))
+            .collect::<String>()
+            + "sum = 385\n";
+        assert_eq!(pipeline_values(&reversed), Ok(()));
+        assert!(pipeline_order(&reversed)
+            .unwrap_err()
+            .contains("`got 81` came after `got 100`"));
+        let short: String = (1..10u64)
+            .map(|n| format!("got {}\n", n * n))
+            .collect::<String>()
+            + "sum = 285\n";
+        assert!(pipeline_values(&short).unwrap_err().contains("-got 100"));
+        assert!(goroutines_left("goroutines left: 1\n")
+            .unwrap_err()
+            .contains("still blocked"));
+        assert!(goroutines_left("").unwrap_err().contains("never printed"));
+    }
+
+    #[test]
+    fn fan_in_properties() {
+        let fast = |n: u32| format!("fast {n}\n");
+        let slow = |n: u32| format!("slow {n}\n");
+        let mixed: String = [
+            fast(1),
+            fast(2),
+            slow(1),
+            fast(3),
+            fast(4),
+            slow(2),
+            fast(5),
+        ]
+        .concat()
+            + &[fast(6), slow(3), fast(7), fast(8), slow(4)].concat()
+            + "Terminating Program\n";
+        assert_eq!(fan_in_complete(&mixed), Ok(()));
+        assert_eq!(fan_in_interleaved(&mixed), Ok(()));
+        let in_turn: String =
+            (1..=8).map(fast).collect::<String>() + &(1..=4).map(slow).collect::<String>();
+        assert_eq!(fan_in_complete(&in_turn), Ok(()));
+        assert!(fan_in_interleaved(&in_turn)
+            .unwrap_err()
+            .contains("drained after"));
+        assert!(fan_in_complete(&(1..=8).map(fast).collect::<String>())
+            .unwrap_err()
+            .contains("slow's values: none printed"));
     }
 }

@@ -21,6 +21,22 @@ pub fn mark(passed: bool) -> &'static str {
     }
 }
 
+/// The course's progress bar, `[#####>----] 3/7 exercises`: `done` of
+/// `total` in `width` cells, the arrow at the next exercise (as rustlings
+/// draws it).
+pub fn progress_bar(done: usize, total: usize, width: usize) -> String {
+    let filled = (done * width)
+        .checked_div(total)
+        .unwrap_or(width)
+        .min(width);
+    let mut bar = "#".repeat(filled);
+    if filled < width {
+        bar.push('>');
+        bar.push_str(&"-".repeat(width - filled - 1));
+    }
+    format!("[{bar}] {done}/{total} exercises")
+}
+
 /// One line per check: mark, points, id, title, and the reason it failed.
 pub fn check_lines(results: &[CheckResult]) -> String {
     let width = results.iter().map(|r| r.check.id.len()).max().unwrap_or(0);
@@ -146,6 +162,14 @@ pub fn csv_field(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_progress_bar() {
+        assert_eq!(progress_bar(0, 7, 10), "[>---------] 0/7 exercises");
+        assert_eq!(progress_bar(3, 7, 10), "[####>-----] 3/7 exercises");
+        assert_eq!(progress_bar(7, 7, 10), "[##########] 7/7 exercises");
+        assert_eq!(progress_bar(0, 0, 4), "[####] 0/0 exercises");
+    }
 
     #[test]
     fn escaping() {

@@ -108,3 +108,21 @@ fn the_lessons_an_exercise_runs_exist() {
         }
     }
 }
+
+#[test]
+fn students_recipes_leave_the_failure_to_the_grader() {
+    // `just check N` failing is the grader's answer, not an error of just's:
+    // no `error: Recipe failed` after it (the exit status stays non-zero).
+    let justfile = read("justfile");
+    for recipe in ["check N:", "hint N:", "progress:"] {
+        let at = justfile
+            .lines()
+            .position(|l| l == recipe)
+            .unwrap_or_else(|| panic!("justfile has no `{recipe}` recipe"));
+        assert_eq!(
+            justfile.lines().nth(at - 1),
+            Some("[no-exit-message]"),
+            "`{recipe}` is marked [no-exit-message]"
+        );
+    }
+}

@@ -238,9 +238,21 @@ fn progress(root: &Path) -> ExitCode {
     }
     let (score, max) = totals(&results);
     println!(
-        "\n{passed} of {} exercises pass; {score}/{max} points",
-        EXERCISES.len()
+        "\n{}, {score}/{max} points",
+        report::progress_bar(passed, EXERCISES.len(), 20)
     );
+    let first_failing = EXERCISES.iter().find(|ex| {
+        results
+            .iter()
+            .any(|r| r.check.exercise == ex.key && !r.passed)
+    });
+    match first_failing {
+        Some(ex) => println!(
+            "next: exercise {} ({}): `just watch {}` or `just check {}`",
+            ex.key, ex.title, ex.key, ex.key
+        ),
+        None => println!("every exercise passes"),
+    }
     ExitCode::SUCCESS
 }
 
