@@ -2,18 +2,22 @@
 //!
 //! Two producers send at different speeds, each on its own channel, and
 //! close it when done: `fast` sends 1..=8, one every 2 ms; `slow` sends
-//! 1..=4, one every 5 ms. Main must merge both streams into one, printing
+//! 1..=4, one every 10 ms. Main must merge both streams into one, printing
 //! each value *as it arrives*, tagged with its producer, until both channels
 //! are closed, and then print `Terminating Program`:
 //!
 //! ```text
 //! fast 1
 //! fast 2
-//! slow 1
 //! fast 3
 //! fast 4
-//! slow 2
+//! slow 1
+//! fast 5
 //! ...
+//! fast 8
+//! slow 2
+//! slow 3
+//! slow 4
 //! Terminating Program
 //! ```
 //!
@@ -54,7 +58,7 @@ fn main() {
         let fast = chan::<u32>(0);
         let slow = chan::<u32>(0);
         produce(fast.clone(), 8, Duration::from_millis(2));
-        produce(slow.clone(), 4, Duration::from_millis(5));
+        produce(slow.clone(), 4, Duration::from_millis(10));
 
         // TODO: until both `fast` and `slow` are closed, take whichever value
         //       comes first and print it as `fast n` or `slow n`.

@@ -25,7 +25,7 @@ fn main() {
         let mut fast = chan::<u32>(0);
         let mut slow = chan::<u32>(0);
         produce(fast.clone(), 8, Duration::from_millis(2));
-        produce(slow.clone(), 4, Duration::from_millis(5));
+        produce(slow.clone(), 4, Duration::from_millis(10));
 
         // A channel nobody sends on and nobody closes: a case on it never
         // fires, like a case on a nil channel in Go.
