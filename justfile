@@ -37,6 +37,10 @@ progress:
 grade *ARGS:
     @cargo run -q -p grader --bin grader -- grade "$@"
 
+# Instructors: write a copy of the repository for students into DIR (no solutions, no grader tests or fixtures); `just check` works there.
+student-kit DIR:
+    @cargo run -q -p grader --bin grader -- student-kit "$1"
+
 # Everything CI runs: formatting, lints, the test suites, the loom models and their seeded bugs.
 test:
     cargo fmt --all -- --check

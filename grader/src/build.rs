@@ -11,16 +11,17 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::run::{run, Ending, Limits};
+use crate::run::{run, run_in, Ending, Limits, Outcome};
+use crate::sandbox::{Jail, Sandbox};
 
 /// For each requested binary: its path, or the reason it could not be built.
 pub type Built = HashMap<String, Result<PathBuf, String>>;
 
-/// Build `bins` of the `lessons` package in the workspace at `root`, into
-/// `target_dir` (cargo's default when `None`).
-pub fn build(root: &Path, target_dir: Option<&Path>, bins: &[&str]) -> Built {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let manifest = root.join("Cargo.toml");
+/// How long a build may take unless the instructor says otherwise
+/// (`--build-timeout`).
+pub const BUILD_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn cargo_args(manifest: &Path, bins: &[&str], offline: bool) -> Vec<String> {
     let mut args: Vec<String> = vec![
         "build".into(),
         "--manifest-path".into(),
@@ -30,22 +31,94 @@ pub fn build(root: &Path, target_dir: Option<&Path>, bins: &[&str]) -> Built {
         "--keep-going".into(),
         "--message-format=json".into(),
     ];
+    if offline {
+        args.push("--offline".into());
+    }
     for b in bins {
         args.push("--bin".into());
         args.push(b.to_string());
     }
+    args
+}
+
+fn build_limits(timeout: Duration) -> Limits {
+    Limits {
+        timeout,
+        output_cap: 64 << 20,
+        memory_cap: u64::MAX,
+    }
+}
+
+/// Build `bins` of the `lessons` package in the workspace at `root`, into
+/// `target_dir` (cargo's default when `None`), with the grader's rights
+/// (the student's own `just check`).
+pub fn build(root: &Path, target_dir: Option<&Path>, bins: &[&str]) -> Built {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let args = cargo_args(&root.join("Cargo.toml"), bins, false);
     let target = target_dir.map(|t| t.display().to_string());
     let mut env = vec![("CARGO_TERM_COLOR", "never")];
     if let Some(t) = &target {
         env.push(("CARGO_TARGET_DIR", t.as_str()));
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let limits = Limits {
-        timeout: Duration::from_secs(900),
-        output_cap: 64 << 20,
-        memory_cap: u64::MAX,
+    let outcome = run(
+        Path::new(&cargo),
+        &args,
+        &env,
+        root,
+        build_limits(Duration::from_secs(900)),
+    );
+    interpret(outcome, &cargo, bins, |e: &str| PathBuf::from(e))
+}
+
+/// A build of a worker's copy in the sandbox.
+pub struct Job<'a> {
+    /// The isolation.
+    pub sandbox: &'a Sandbox,
+    /// What the build sees; its environment names the toolchain and the
+    /// target directory.
+    pub jail: &'a Jail,
+    /// `cargo`, as a host path.
+    pub cargo: PathBuf,
+    /// The copy's `Cargo.toml`, as a host path.
+    pub manifest: PathBuf,
+    /// The target directory, as a host path.
+    pub target: PathBuf,
+    /// Time limit of the whole build.
+    pub timeout: Duration,
+}
+
+/// Build `bins` as `job` says: in the sandbox, offline, within its time
+/// limit (past it every binary not yet built fails with `compilation did
+/// not finish within N s`).
+pub fn build_in(job: &Job<'_>, bins: &[&str]) -> Built {
+    let kind = job.sandbox.kind;
+    let args = cargo_args(&job.jail.inside(kind, &job.manifest), bins, true);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let outcome = run_in(
+        job.sandbox,
+        job.jail,
+        &job.cargo,
+        &args,
+        build_limits(job.timeout),
+    );
+    // Cargo names binaries by their path inside the sandbox.
+    let inside_target = job.jail.inside(kind, &job.target);
+    let to_host = |exe: &str| match Path::new(exe).strip_prefix(&inside_target) {
+        Ok(rest) => job.target.join(rest),
+        Err(_) => PathBuf::from(exe),
     };
-    let outcome = match run(Path::new(&cargo), &args, &env, root, limits) {
+    interpret(outcome, &job.cargo.display().to_string(), bins, to_host)
+}
+
+/// Read cargo's JSON messages: each binary's path, or its first error.
+fn interpret(
+    outcome: std::io::Result<Outcome>,
+    cargo: &str,
+    bins: &[&str],
+    to_host: impl Fn(&str) -> PathBuf,
+) -> Built {
+    let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
             let why = format!("cannot run {cargo}: {e}");
@@ -69,7 +142,7 @@ pub fn build(root: &Path, target_dir: Option<&Path>, bins: &[&str]) -> Built {
         match msg["reason"].as_str() {
             Some("compiler-artifact") => {
                 if let Some(exe) = msg["executable"].as_str() {
-                    built.insert(target, Ok(PathBuf::from(exe)));
+                    built.insert(target, Ok(to_host(exe)));
                 }
             }
             Some("compiler-message") if msg["message"]["level"] == "error" => {
@@ -84,6 +157,12 @@ pub fn build(root: &Path, target_dir: Option<&Path>, bins: &[&str]) -> Built {
         }
     }
     let fallback = || {
+        if outcome.ending == Ending::TimedOut {
+            return format!(
+                "compilation did not finish within {} s (a loop the compiler evaluates, a `const` that never ends?)",
+                outcome.limits.timeout.as_secs()
+            );
+        }
         if outcome.ending != Ending::Exited(0) && outcome.ending != Ending::Exited(101) {
             return format!("build failed: cargo {}", outcome.failure());
         }

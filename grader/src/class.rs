@@ -8,16 +8,16 @@
 //! or spawns without bound loses the checks it breaks, with the reason; the
 //! run always finishes, and every student gets a row.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::thread;
 
-use crate::catalog::{CHECKS, EXERCISES};
-use crate::grade::{grade, totals, CheckResult};
-use crate::report::csv_field;
-use crate::workspace::{Submission, Worker};
+use crate::catalog::{Exercise, CHECKS, EXERCISES};
+use crate::grade::{grade, totals, CheckResult, Place, Setup};
+use crate::report::{csv_field, sanitize, REASON_MAX};
+use crate::workspace::{Pristine, Submission, Worker};
 
 /// One student's results.
 #[derive(Debug, Clone)]
@@ -42,44 +42,52 @@ pub fn submissions(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(subs)
 }
 
-/// Grade one submission on a worker: lay it over the worker's copy of
-/// `root` and grade every exercise.
-pub fn grade_submission(root: &Path, worker: &Worker, dir: &Path) -> Graded {
-    let fail = |student: String, e: std::io::Error| Graded {
-        student,
-        results: Vec::new(),
-        error: Some(e.to_string()),
-    };
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let sub = match Submission::read(dir) {
-        Ok(s) => s,
-        Err(e) => return fail(name, e),
-    };
-    if let Err(e) = worker.prepare(root, &sub) {
-        return fail(sub.name, e);
+/// Grade one submission on a worker: make the worker's copy the pristine
+/// workspace with the submission's files over the templates, and grade
+/// every exercise in the sandbox. Never fails: a submission that cannot be
+/// graded gets every check failed with the reason.
+pub fn grade_submission(pristine: &Pristine, setup: &Setup, worker: &Worker, dir: &Path) -> Graded {
+    let sub = Submission::read(dir);
+    let all: Vec<&'static Exercise> = EXERCISES.iter().collect();
+    if let Err(e) = worker.prepare(pristine, &sub) {
+        let why = format!("cannot prepare the workspace copy: {e}");
+        return Graded {
+            student: sub.name,
+            results: failed_all(&why),
+            error: Some(why),
+        };
     }
-    let missing: BTreeSet<&str> = EXERCISES
+    let missing: BTreeMap<&str, String> = EXERCISES
         .iter()
-        .filter(|e| !sub.files.contains_key(&e.file_name()))
-        .map(|e| e.key)
+        .filter_map(|e| Some((e.key, sub.missing_reason(&e.file_name())?)))
         .collect();
-    let all: Vec<_> = EXERCISES.iter().collect();
-    let target = worker.target();
+    let place = Place::Worker { worker, setup };
     Graded {
         student: sub.name,
-        results: grade(&worker.root(), Some(&target), &all, &missing),
+        results: grade(&place, &all, &missing),
         error: None,
     }
+}
+
+/// Every check failed with `why`.
+pub fn failed_all(why: &str) -> Vec<CheckResult> {
+    CHECKS
+        .iter()
+        .map(|check| CheckResult {
+            check,
+            passed: false,
+            reason: sanitize(why, REASON_MAX),
+            seconds: 0.0,
+        })
+        .collect()
 }
 
 /// Grade every submission under `dir` with `jobs` workers in `work_dir`,
 /// calling `progress` as each one finishes. Results come back in folder
 /// order.
 pub fn grade_class(
-    root: &Path,
+    pristine: &Pristine,
+    setup: &Setup,
     dir: &Path,
     work_dir: &Path,
     jobs: usize,
@@ -104,7 +112,7 @@ pub fn grade_class(
                 loop {
                     let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
                     let Some((i, sub)) = next else { break };
-                    let graded = grade_submission(root, &worker, &sub);
+                    let graded = grade_submission(pristine, setup, &worker, &sub);
                     progress(&graded);
                     done.lock()
                         .unwrap_or_else(|e| e.into_inner())
@@ -119,14 +127,15 @@ pub fn grade_class(
     for (i, sub) in queue.into_inner().unwrap_or_else(|e| e.into_inner()) {
         let student = sub
             .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
+            .map(|n| sanitize(&n.to_string_lossy(), 120))
             .unwrap_or_default();
+        let why = "no worker could start";
         done.push((
             i,
             Graded {
                 student,
-                results: Vec::new(),
-                error: Some("no worker could start".into()),
+                results: failed_all(why),
+                error: Some(why.into()),
             },
         ));
     }

@@ -2,15 +2,53 @@
 //!
 //! This is what `just check N`, `just progress` and `just grade` do on the
 //! student's own workspace, and what each worker of a class run does on a
-//! copy with a submission laid over it.
+//! copy with a submission laid over it: there every build and every run is
+//! sandboxed (see `sandbox.rs`), binaries are copied out of the target
+//! directory before anything runs, and each run gets a fresh scratch folder.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crate::build::{build, Built};
+use crate::build::{build, build_in, Built, Job};
 use crate::catalog::{Check, Ctx, Exercise};
-use crate::run::{run, Limits};
+use crate::report::{sanitize, REASON_MAX};
+use crate::run::{fresh_scratch, run, run_in, Limits, Outcome};
+use crate::sandbox::{Jail, Kind, Rlimits, Sandbox, Toolchain, PATH};
+use crate::workspace::Worker;
+
+/// How instructors' grading treats submitted code.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// The isolation.
+    pub sandbox: Sandbox,
+    /// The compiler and the crates, handed read-only to the builds.
+    pub toolchain: Toolchain,
+    /// Time limit of one submission's build.
+    pub build_timeout: Duration,
+}
+
+/// Where the exercises are built and run.
+pub enum Place<'a> {
+    /// The student's own workspace at `root`, in place, with their own
+    /// rights (`just check`, `just progress`); `target` is cargo's default
+    /// when `None`.
+    Own {
+        /// The workspace.
+        root: &'a Path,
+        /// Cargo's target directory.
+        target: Option<&'a Path>,
+    },
+    /// A worker's pristine copy; every build and run in the sandbox.
+    Worker {
+        /// The worker (its copy must be prepared).
+        worker: &'a Worker,
+        /// The isolation and limits.
+        setup: &'a Setup,
+    },
+}
 
 /// The verdict of one check.
 #[derive(Debug, Clone)]
@@ -44,18 +82,17 @@ pub fn totals(results: &[CheckResult]) -> (u32, u32) {
     )
 }
 
-/// Grade `exercises` in the workspace at `root`, building into `target`
-/// (cargo's default when `None`). Exercises in `not_submitted` fail all
-/// their checks with that reason and are neither built nor run.
+/// Grade `exercises` at `place`. Exercises in `not_submitted` (key →
+/// reason) fail all their checks with that reason and are neither built
+/// nor run.
 pub fn grade(
-    root: &Path,
-    target: Option<&Path>,
+    place: &Place<'_>,
     exercises: &[&'static Exercise],
-    not_submitted: &BTreeSet<&str>,
+    not_submitted: &BTreeMap<&str, String>,
 ) -> Vec<CheckResult> {
     // Each submitted exercise, and the lesson programs its checks run.
     let mut bins: Vec<&str> = Vec::new();
-    for ex in exercises.iter().filter(|e| !not_submitted.contains(e.key)) {
+    for ex in exercises.iter().filter(|e| !not_submitted.contains_key(e.key)) {
         for bin in std::iter::once(ex.bin).chain(ex.lessons.iter().copied()) {
             if !bins.contains(&bin) {
                 bins.push(bin);
@@ -65,11 +102,14 @@ pub fn grade(
     let built = if bins.is_empty() {
         Built::new()
     } else {
-        build(root, target, &bins)
+        match place {
+            Place::Own { root, target } => build(root, *target, &bins),
+            Place::Worker { worker, setup } => build_worker(worker, setup, &bins),
+        }
     };
     let mut runs = Runs {
         built,
-        root: root.to_path_buf(),
+        place,
         cache: HashMap::new(),
         bin: "",
         attempt: 0,
@@ -79,8 +119,8 @@ pub fn grade(
     for ex in exercises {
         for check in ex.checks() {
             let start = Instant::now();
-            let verdict = if not_submitted.contains(ex.key) {
-                Err(format!("{} was not submitted", ex.file_name()))
+            let verdict = if let Some(why) = not_submitted.get(ex.key) {
+                Err(why.clone())
             } else {
                 runs.bin = ex.bin;
                 runs.limits.timeout = ex
@@ -105,7 +145,7 @@ pub fn grade(
             results.push(CheckResult {
                 check,
                 passed: verdict.is_ok(),
-                reason: verdict.err().unwrap_or_default(),
+                reason: sanitize(&verdict.err().unwrap_or_default(), REASON_MAX),
                 seconds: start.elapsed().as_secs_f64(),
             });
         }
@@ -113,18 +153,165 @@ pub fn grade(
     results
 }
 
+/// Build `bins` in the worker's copy, in the sandbox as the worker's build
+/// uid, then copy the binaries to the worker's `bin/` (the grader's, so no
+/// program can change a binary that runs later).
+fn build_worker(worker: &Worker, setup: &Setup, bins: &[&str]) -> Built {
+    let fail = |why: String| -> Built {
+        bins.iter()
+            .map(|b| (b.to_string(), Err(why.clone())))
+            .collect()
+    };
+    let jail = match build_jail(worker, setup) {
+        Ok(j) => j,
+        Err(e) => return fail(format!("cannot prepare the build: {e}")),
+    };
+    let job = Job {
+        sandbox: &setup.sandbox,
+        jail: &jail,
+        cargo: setup.toolchain.cargo(),
+        manifest: worker.root().join("Cargo.toml"),
+        target: worker.target(),
+        timeout: setup.build_timeout,
+    };
+    let built = build_in(&job, bins);
+    // Nothing of the build may outlive it.
+    setup.sandbox.kill_all(jail.uid);
+    match install(worker, built) {
+        Ok(b) => b,
+        Err(e) => fail(format!("cannot copy the binaries: {e}")),
+    }
+}
+
+/// What a build sees: the toolchain and the crates read-only, the copy
+/// read-only, the target directory writable (it belongs to the build uid).
+fn build_jail(worker: &Worker, setup: &Setup) -> io::Result<Jail> {
+    let sb = &setup.sandbox;
+    let uid = sb.build_uid(worker.index);
+    let target = worker.target();
+    fs::create_dir_all(&target)?;
+    if sb.isolated() {
+        crate::sandbox::chown_tree(&target, uid)?;
+    }
+    let tc = &setup.toolchain;
+    let mut jail = Jail {
+        uid,
+        mounts: vec![
+            (Some(tc.sysroot.clone()), PathBuf::from("/sandbox/toolchain"), false),
+            (None, PathBuf::from("/sandbox/cargo"), true),
+            (Some(tc.registry.clone()), PathBuf::from("/sandbox/cargo/registry"), false),
+            (Some(worker.root()), PathBuf::from("/sandbox/ws"), false),
+            (Some(target.clone()), PathBuf::from("/sandbox/target"), true),
+        ],
+        cwd: worker.root(),
+        env: Vec::new(),
+        rlimits: Rlimits {
+            processes: 4096,
+            file_size: 1 << 30,
+        },
+    };
+    let (cargo_home, home) = if sb.kind == Kind::Bwrap {
+        (PathBuf::from("/sandbox/cargo"), PathBuf::from("/tmp"))
+    } else {
+        // No private tmpfs: a CARGO_HOME of the build uid's own, whose
+        // registry is the grader's (read-only to it).
+        let home = worker.cargo_home();
+        fs::create_dir_all(&home)?;
+        let link = home.join("registry");
+        if fs::read_link(&link).ok().as_deref() != Some(tc.registry.as_path()) {
+            let _ = fs::remove_file(&link);
+            std::os::unix::fs::symlink(&tc.registry, &link)?;
+        }
+        if sb.isolated() {
+            crate::sandbox::chown_tree(&home, uid)?;
+        }
+        (home.clone(), home)
+    };
+    let rustc = jail.inside(sb.kind, &tc.sysroot.join("bin/rustc"));
+    let target_inside = jail.inside(sb.kind, &target);
+    jail.env = vec![
+        ("PATH".into(), PATH.into()),
+        ("HOME".into(), home.display().to_string()),
+        ("TMPDIR".into(), "/tmp".into()),
+        ("CARGO_HOME".into(), cargo_home.display().to_string()),
+        ("CARGO_TARGET_DIR".into(), target_inside.display().to_string()),
+        ("CARGO_TERM_COLOR".into(), "never".into()),
+        ("RUSTC".into(), rustc.display().to_string()),
+    ];
+    Ok(jail)
+}
+
+/// Copy every built binary to the worker's `bin/` (emptied first), owned
+/// by the grader, mode 0755.
+fn install(worker: &Worker, built: Built) -> io::Result<Built> {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = worker.bin();
+    match fs::remove_dir_all(&bin) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    fs::create_dir_all(&bin)?;
+    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755))?;
+    let mut out = Built::new();
+    for (name, result) in built {
+        let result = match result {
+            Ok(exe) => {
+                let to = bin.join(&name);
+                fs::copy(&exe, &to)?;
+                fs::set_permissions(&to, fs::Permissions::from_mode(0o755))?;
+                Ok(to)
+            }
+            Err(e) => Err(e),
+        };
+        out.insert(name, result);
+    }
+    Ok(out)
+}
+
+/// Run `exe` (in the worker's `bin/`) in the sandbox as the worker's run
+/// uid, in a fresh scratch folder that is removed afterwards.
+fn run_worker(worker: &Worker, sandbox: &Sandbox, exe: &Path, limits: Limits) -> io::Result<Outcome> {
+    let uid = sandbox.run_uid(worker.index);
+    let scratch = fresh_scratch(&worker.scratch(), if sandbox.isolated() { uid } else { 0 })?;
+    let mut jail = Jail {
+        uid,
+        mounts: vec![
+            (Some(worker.bin()), PathBuf::from("/sandbox/bin"), false),
+            (Some(scratch.clone()), PathBuf::from("/sandbox/run"), true),
+        ],
+        cwd: scratch.clone(),
+        env: Vec::new(),
+        rlimits: Rlimits {
+            processes: 512,
+            file_size: 16 << 20,
+        },
+    };
+    let home = jail.inside(sandbox.kind, &scratch).display().to_string();
+    jail.env = vec![
+        ("PATH".into(), PATH.into()),
+        ("HOME".into(), home.clone()),
+        ("TMPDIR".into(), if sandbox.kind == Kind::Bwrap { "/tmp".into() } else { home }),
+        ("LANG".into(), "C.UTF-8".into()),
+    ];
+    let outcome = run_in(sandbox, &jail, exe, &[], limits);
+    sandbox.kill_all(uid);
+    let _ = fs::remove_dir_all(&scratch);
+    outcome
+}
+
 /// The runs of the exercise being graded, made once and shared by its
 /// checks.
-struct Runs {
+struct Runs<'a> {
     built: Built,
-    root: PathBuf,
+    place: &'a Place<'a>,
     cache: HashMap<(String, u32), Result<String, String>>,
     bin: &'static str,
     attempt: u32,
     limits: Limits,
 }
 
-impl Runs {
+impl Runs<'_> {
     fn get(&mut self, bin: &str, nth: u32) -> Result<String, String> {
         let key = (bin.to_string(), nth);
         if let Some(r) = self.cache.get(&key) {
@@ -133,7 +320,7 @@ impl Runs {
         let result = match self.built.get(bin) {
             None => Err(format!("{bin} was not built")),
             Some(Err(e)) => Err(e.clone()),
-            Some(Ok(exe)) => match run(exe, &[], &[], &self.root, self.limits) {
+            Some(Ok(exe)) => match self.run(exe) {
                 Err(e) => Err(format!("cannot run {}: {e}", exe.display())),
                 Ok(outcome) => outcome.clean().map(|()| outcome.stdout),
             },
@@ -141,9 +328,16 @@ impl Runs {
         self.cache.insert(key, result.clone());
         result
     }
+
+    fn run(&self, exe: &Path) -> io::Result<Outcome> {
+        match self.place {
+            Place::Own { root, .. } => run(exe, &[], &[], root, self.limits),
+            Place::Worker { worker, setup } => run_worker(worker, &setup.sandbox, exe, self.limits),
+        }
+    }
 }
 
-impl Ctx for Runs {
+impl Ctx for Runs<'_> {
     fn output(&mut self) -> Result<String, String> {
         self.get(self.bin, self.attempt)
     }

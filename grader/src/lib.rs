@@ -7,10 +7,12 @@
 //! | `props.rs` | properties of output that hold on any schedule |
 //! | `schedule.rs` | exercise 4: the order lesson 1 really runs in |
 //! | `run.rs` | running untrusted programs: timeout, output and memory caps |
+//! | `sandbox.rs` | isolation: bubblewrap or a dedicated uid, kill-by-uid, rlimits |
 //! | `build.rs` | `cargo build --keep-going`: one compile error costs one exercise |
 //! | `workspace.rs` | the workspace, worker copies, submissions |
 //! | `grade.rs` | build, run and verify the checks of one workspace |
 //! | `report.rs` | table, Gradescope `results.json`, JUnit XML |
+//! | `kit.rs` | `just student-kit DIR`: the repository without solutions |
 //! | `class.rs` | a class of submissions in parallel, CSV |
 //! | `program.rs`, `model.rs` | random goroutine programs and their reference model |
 //!
@@ -22,10 +24,12 @@ pub mod build;
 pub mod catalog;
 pub mod class;
 pub mod grade;
+pub mod kit;
 pub mod model;
 pub mod program;
 pub mod props;
 pub mod report;
 pub mod run;
+pub mod sandbox;
 pub mod schedule;
 pub mod workspace;

@@ -150,6 +150,38 @@ fn xml(s: &str) -> String {
     out
 }
 
+/// A reason made safe to show: control characters (ANSI escapes, carriage
+/// returns, line ends) escaped as `\x1b`, `\r`, `\n`, and cut to
+/// `max` characters with `… (N more characters)`.
+pub fn sanitize(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut shown = 0;
+    let mut rest = 0;
+    for c in s.chars() {
+        if shown >= max {
+            rest += 1;
+            continue;
+        }
+        shown += 1;
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    if rest > 0 {
+        let _ = write!(out, "… ({rest} more characters)");
+    }
+    out
+}
+
+/// Longest reason shown for one check.
+pub const REASON_MAX: usize = 300;
+
 /// Quote a CSV field when it needs it (RFC 4180).
 pub fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
@@ -175,6 +207,8 @@ mod tests {
     fn escaping() {
         assert_eq!(xml("a<b & \"c\"\u{1}"), "a&lt;b &amp; &quot;c&quot;?");
         assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(sanitize("a\u{1b}[31mb\r\n", 100), "a\\x1b[31mb\\r\\n");
+        assert_eq!(sanitize(&"x".repeat(10), 4), "xxxx… (6 more characters)");
         assert_eq!(csv_field("a, \"b\""), "\"a, \"\"b\"\"\"");
     }
 }

@@ -1,20 +1,25 @@
 //! Running a student's program without trusting it.
 //!
-//! A submission may loop forever, deadlock, panic, print without end or spawn
-//! goroutines without bound. [`run`] starts the program in a process group of
-//! its own and watches it: past its timeout, past the output cap or past the
-//! memory cap the whole group is killed (`SIGKILL` to the group, so no child
-//! survives), and the [`Outcome`] says which limit it hit. The grader then
-//! fails the checks that needed this run, with that reason, and carries on.
+//! A submission may loop forever, deadlock, panic, print without end, spawn
+//! goroutines without bound, fork children that `setsid` and hold its pipes
+//! open. [`run_in`] starts the program in its sandbox (see `sandbox.rs`)
+//! and watches it from one loop that polls both pipes, the exit status, the
+//! memory of every process of the sandbox uid and the clock: past its
+//! timeout, past the output cap or past the memory cap the whole tree is
+//! killed, and the [`Outcome`] says which limit it hit. When the program
+//! ends, everything it left behind is killed too, and the pipes are read for
+//! a short grace period at most: no pipe held open elsewhere can keep the
+//! grader waiting. The grader then fails the checks that needed this run,
+//! with that reason, and carries on.
 
-use std::io::Read;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread;
+use std::io::{self, Read};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{ChildStderr, ChildStdout, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::sandbox::{self, Jail, Kind, Rlimits, Sandbox};
 
 /// Limits for one run.
 #[derive(Debug, Clone, Copy)]
@@ -46,8 +51,9 @@ pub enum Ending {
     Signaled(i32),
     /// Still running at the timeout.
     TimedOut,
-    /// Printed more than the output cap.
-    Flooded,
+    /// Printed more than the output cap on this stream (`stdout`,
+    /// `stderr`).
+    Flooded(&'static str),
     /// Used more than the memory cap.
     OutOfMemory,
 }
@@ -103,6 +109,10 @@ impl Outcome {
                     format!("panicked ({l}{at}), exit status {code}")
                 } else if let Some(l) = first("fatal error: ") {
                     format!("{l}, exit status {code}")
+                } else if let Some(p) = std_panic(&self.stderr) {
+                    format!("panicked ({p}), exit status {code}")
+                } else if let Some(l) = first("bwrap: ") {
+                    format!("the sandbox could not start the program ({l})")
                 } else {
                     format!("exited with status {code}")
                 }
@@ -112,8 +122,8 @@ impl Outcome {
                 "did not finish within {:.1} s (an endless loop, or a wait that never returns?); killed",
                 self.limits.timeout.as_secs_f64()
             ),
-            Ending::Flooded => format!(
-                "printed more than {} KiB (an endless loop?); killed",
+            Ending::Flooded(stream) => format!(
+                "printed more than {} KiB on {stream} (an endless loop?); killed",
                 self.limits.output_cap / 1024
             ),
             Ending::OutOfMemory => format!(
@@ -124,7 +134,21 @@ impl Outcome {
     }
 }
 
-/// Run `program` with `args` and `env` under `limits`, in `cwd`.
+/// A panic of Rust's standard library (outside the runtime, status 101):
+/// `thread 'main' panicked at src/x.rs:3:5:` and the message on the next
+/// line.
+fn std_panic(stderr: &str) -> Option<String> {
+    let mut lines = stderr.lines();
+    let head = lines.find(|l| l.starts_with("thread '") && l.contains("' panicked at "))?;
+    let at = head.split("' panicked at ").nth(1)?.trim_end_matches(':');
+    match lines.next() {
+        Some(msg) if !msg.starts_with("note: ") => Some(format!("{msg} at {at}")),
+        _ => Some(format!("at {at}")),
+    }
+}
+
+/// Run `program` with `args` and `env` under `limits`, in `cwd`, with the
+/// grader's rights (the student's own `just check`).
 ///
 /// The environment is the grader's, minus `GOMAXPROCS` (the exercises set
 /// their own), plus `env`.
@@ -134,93 +158,196 @@ pub fn run(
     env: &[(&str, &str)],
     cwd: &Path,
     limits: Limits,
-) -> std::io::Result<Outcome> {
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .current_dir(cwd)
-        .env_remove("GOMAXPROCS")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // A group of its own, so that one kill reaches everything it started.
-        .process_group(0);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
+) -> io::Result<Outcome> {
+    let jail = Jail {
+        uid: 0,
+        mounts: Vec::new(),
+        cwd: cwd.to_path_buf(),
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        rlimits: Rlimits {
+            processes: 0,
+            file_size: 0,
+        },
+    };
+    run_in(&Sandbox::none(""), &jail, program, args, limits)
+}
+
+/// Run `program` (a host path) with `args` in `jail` under `limits`.
+pub fn run_in(
+    sandbox: &Sandbox,
+    jail: &Jail,
+    program: &Path,
+    args: &[&str],
+    limits: Limits,
+) -> io::Result<Outcome> {
+    let mut cmd = sandbox.command(jail, program, args);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn()?;
     let pid = child.id() as i32;
-    let flooded = Arc::new(AtomicBool::new(false));
-    let out = capture(child.stdout.take(), limits.output_cap, flooded.clone());
-    let err = capture(child.stderr.take(), limits.output_cap, flooded.clone());
+    let mut out = Pipe::new(child.stdout.take(), "stdout");
+    let mut err = Pipe::new(child.stderr.take(), "stderr");
+    let isolated = sandbox.kind != Kind::None;
+    let memory = |pid: i32| {
+        if isolated {
+            sandbox::resident_bytes_of(jail.uid)
+        } else {
+            resident_bytes(pid)
+        }
+    };
+    let kill_everything = || {
+        kill_group(pid);
+        sandbox.kill_all(jail.uid);
+    };
 
-    let deadline = Instant::now() + limits.timeout;
+    let start = Instant::now();
+    let deadline = start + limits.timeout;
+    let mut next_memory_check = start;
     let ending = loop {
+        poll_pipes(&mut out, &mut err, limits.output_cap, Duration::from_millis(5));
         if let Some(status) = child.try_wait()? {
             break match (status.code(), status.signal()) {
+                // bwrap reports a child killed by signal N as 128 + N.
+                (Some(code), _) if isolated && sandbox.kind == Kind::Bwrap && (129..=192).contains(&code) => {
+                    Ending::Signaled(code - 128)
+                }
                 (Some(code), _) => Ending::Exited(code),
                 (None, Some(sig)) => Ending::Signaled(sig),
                 (None, None) => Ending::Signaled(0),
             };
         }
-        let limit = if flooded.load(Ordering::Relaxed) {
-            Some(Ending::Flooded)
-        } else if resident_bytes(pid) > limits.memory_cap {
-            Some(Ending::OutOfMemory)
-        } else if Instant::now() >= deadline {
+        let now = Instant::now();
+        let limit = if let Some(stream) = out.flooded.or(err.flooded) {
+            Some(Ending::Flooded(stream))
+        } else if now >= deadline {
             Some(Ending::TimedOut)
+        } else if now >= next_memory_check {
+            next_memory_check = now + Duration::from_millis(if isolated { 40 } else { 5 });
+            (memory(pid) > limits.memory_cap).then_some(Ending::OutOfMemory)
         } else {
             None
         };
         if let Some(ending) = limit {
-            kill_group(pid);
+            kill_everything();
             let _ = child.wait();
             break ending;
         }
-        thread::sleep(Duration::from_millis(5));
     };
-    // Anything the program left behind in its group goes too.
-    kill_group(pid);
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
+    // Anything the program left behind goes too; then whatever is still in
+    // the pipes is read, for a short while at most (a process outside the
+    // sandbox's reach, with --no-sandbox, may hold them open).
+    kill_everything();
+    let grace = Instant::now() + Duration::from_millis(250);
+    while !(out.closed() && err.closed()) && Instant::now() < grace {
+        poll_pipes(&mut out, &mut err, limits.output_cap, Duration::from_millis(10));
+    }
+    let ending = match (ending, out.flooded.or(err.flooded)) {
+        (Ending::Exited(_) | Ending::Signaled(_), Some(stream)) => Ending::Flooded(stream),
+        (ending, _) => ending,
+    };
     Ok(Outcome {
         ending,
-        stdout,
-        stderr,
+        stdout: String::from_utf8_lossy(&out.kept).into_owned(),
+        stderr: String::from_utf8_lossy(&err.kept).into_owned(),
         limits,
     })
 }
 
-/// Read a pipe to its end on a thread, keeping at most `cap` bytes and
-/// raising `flooded` when there was more.
-fn capture<R: Read + Send + 'static>(
+/// One output pipe of the program, read without ever blocking.
+struct Pipe<R> {
     pipe: Option<R>,
-    cap: usize,
-    flooded: Arc<AtomicBool>,
-) -> thread::JoinHandle<String> {
-    thread::spawn(move || {
-        let mut kept = Vec::new();
-        let Some(mut pipe) = pipe else {
-            return String::new();
-        };
-        let mut buf = [0u8; 8192];
-        loop {
-            match pipe.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    let room = cap.saturating_sub(kept.len());
-                    kept.extend_from_slice(&buf[..n.min(room)]);
-                    if n > room {
-                        flooded.store(true, Ordering::Relaxed);
-                        // Keep draining so the program is not stuck on a
-                        // full pipe before the watcher kills it.
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => break,
+    name: &'static str,
+    kept: Vec<u8>,
+    flooded: Option<&'static str>,
+}
+
+impl<R: Read + AsRawFd> Pipe<R> {
+    fn new(pipe: Option<R>, name: &'static str) -> Self {
+        if let Some(p) = &pipe {
+            // SAFETY: fcntl on a descriptor we own.
+            unsafe {
+                let fd = p.as_raw_fd();
+                let flags = libc::fcntl(fd, libc::F_GETFL);
+                libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
             }
         }
-        String::from_utf8_lossy(&kept).into_owned()
+        Pipe {
+            pipe,
+            name,
+            kept: Vec::new(),
+            flooded: None,
+        }
+    }
+
+    fn closed(&self) -> bool {
+        self.pipe.is_none()
+    }
+
+    /// Read what is there, keeping at most `cap` bytes; more raises
+    /// `flooded` (and is read and dropped, so the writer never blocks).
+    fn drain(&mut self, cap: usize) {
+        let Some(pipe) = &mut self.pipe else { return };
+        let mut buf = [0u8; 16384];
+        loop {
+            match pipe.read(&mut buf) {
+                Ok(0) => {
+                    self.pipe = None;
+                    return;
+                }
+                Ok(n) => {
+                    let room = cap.saturating_sub(self.kept.len());
+                    self.kept.extend_from_slice(&buf[..n.min(room)]);
+                    if n > room {
+                        self.flooded = Some(self.name);
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) => {
+                    self.pipe = None;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Wait up to `wait` for output on either pipe and read it.
+fn poll_pipes(
+    out: &mut Pipe<ChildStdout>,
+    err: &mut Pipe<ChildStderr>,
+    cap: usize,
+    wait: Duration,
+) {
+    let mut fds: Vec<libc::pollfd> = [
+        out.pipe.as_ref().map(|p| p.as_raw_fd()),
+        err.pipe.as_ref().map(|p| p.as_raw_fd()),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|fd| libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
     })
+    .collect();
+    if fds.is_empty() {
+        std::thread::sleep(wait);
+        return;
+    }
+    // SAFETY: `fds` is a valid array of pollfd of the given length.
+    unsafe {
+        libc::poll(
+            fds.as_mut_ptr(),
+            fds.len() as libc::nfds_t,
+            wait.as_millis() as i32,
+        );
+    }
+    out.drain(cap);
+    err.drain(cap);
 }
 
 /// `SIGKILL` to the process group `pgid` (harmless when it is gone).
@@ -233,7 +360,7 @@ fn kill_group(pgid: i32) {
 
 /// Resident set size of `pid` in bytes, from `/proc/PID/statm` (0 when
 /// unknown).
-fn resident_bytes(pid: i32) -> u64 {
+pub fn resident_bytes(pid: i32) -> u64 {
     let Ok(statm) = std::fs::read_to_string(format!("/proc/{pid}/statm")) else {
         return 0;
     };
@@ -245,6 +372,23 @@ fn resident_bytes(pid: i32) -> u64 {
     // SAFETY: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     pages * page.max(4096) as u64
+}
+
+/// Make a fresh, empty scratch folder at `dir` owned by `uid` (mode 0700),
+/// removing whatever a previous run left there.
+pub fn fresh_scratch(dir: &Path, uid: u32) -> io::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    if uid != 0 {
+        sandbox::chown_tree(dir, uid)?;
+    }
+    Ok(dir.to_path_buf())
 }
 
 #[cfg(test)]
@@ -290,9 +434,9 @@ mod tests {
     #[test]
     fn a_flood_is_capped_and_killed() {
         let o = sh("yes flood", quick());
-        assert_eq!(o.ending, Ending::Flooded);
+        assert_eq!(o.ending, Ending::Flooded("stdout"));
         assert_eq!(o.stdout.len(), 4096);
-        assert!(o.failure().contains("more than 4 KiB"));
+        assert!(o.failure().contains("more than 4 KiB on stdout"));
     }
 
     #[test]

@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use grader::catalog::{check, max_points, CHECKS, EXERCISES};
-use grader::workspace::{Submission, Worker};
 use predicates::prelude::*;
 
 /// Each fixture: the checks it must fail, each with a piece of the reason.
@@ -370,10 +369,22 @@ fn grade_writes_gradescope_results_and_junit() {
 
 #[test]
 fn students_commands_check_hint_and_progress() {
-    // A workspace of the student's own: two exercises solved, three wrong.
-    // (Worker 1 is also the class run's: the lock takes turns.)
-    let worker = Worker::open(&work_dir(), 1).unwrap();
-    let mut files = BTreeMap::new();
+    // A workspace of the student's own, from the student kit (no
+    // solutions in it): two exercises solved, three wrong.
+    let kit = scratch().join("kit");
+    let _ = fs::remove_dir_all(&kit);
+    Command::cargo_bin("grader")
+        .unwrap()
+        .arg("student-kit")
+        .arg(&kit)
+        .arg("--workspace")
+        .arg(root())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("no solutions"));
+    assert!(!kit.join("lessons/solutions").exists());
+    assert!(!kit.join("grader/tests").exists());
+    assert!(!kit.join("lessons/tests").exists());
     for (file, from) in [
         ("exercise1.rs", fixture("wrong-range")),
         ("exercise1b.rs", solutions()),
@@ -381,17 +392,13 @@ fn students_commands_check_hint_and_progress() {
         ("exercise3.rs", fixture("forgot-done")),
         ("exercise4.rs", fixture("wrong-prediction")),
     ] {
-        files.insert(file.to_string(), fs::read(from.join(file)).unwrap());
+        fs::copy(from.join(file), kit.join("lessons/exercises").join(file)).unwrap();
     }
-    let sub = Submission {
-        name: "student".into(),
-        files,
-    };
-    worker.prepare(&root(), &sub).unwrap();
+    let target = scratch().join("kit-target");
     let grader = || {
         let mut cmd = Command::cargo_bin("grader").unwrap();
-        cmd.current_dir(worker.root().join("lessons"))
-            .env("CARGO_TARGET_DIR", worker.target());
+        cmd.current_dir(kit.join("lessons"))
+            .env("CARGO_TARGET_DIR", &target);
         cmd
     };
 

@@ -16,7 +16,8 @@ use std::sync::OnceLock;
 
 use assert_cmd::Command;
 use grader::build::{build, Built};
-use grader::workspace::{Submission, Worker};
+use grader::sandbox::Toolchain;
+use grader::workspace::{Pristine, Submission, Worker};
 use predicates::prelude::*;
 
 const BINS: &[&str] = &[
@@ -38,12 +39,20 @@ fn bins() -> &'static (Worker, Built) {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("grader-tests/work");
         let worker = Worker::open(&work, 0).unwrap();
-        let mut sub = Submission::read(&root.join("lessons/solutions")).unwrap();
+        let mut sub = Submission::read(&root.join("lessons/solutions"));
         sub.name = "solutions".into();
-        worker.prepare(root, &sub).unwrap();
+        worker.prepare(&pristine(root, "snapshots-0"), &sub).unwrap();
         let built = build(&worker.root(), Some(&worker.target()), BINS);
         (worker, built)
     })
+}
+
+/// The pristine workspace copy (its `Cargo.lock` trimmed in a scratch
+/// folder of its own).
+fn pristine(root: &Path, name: &str) -> Pristine {
+    let tc = Toolchain::find(root).unwrap();
+    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("grader-tests/{name}"));
+    Pristine::of(root, &tc.cargo(), &scratch).unwrap()
 }
 
 fn exe(bin: &str) -> PathBuf {
@@ -161,8 +170,9 @@ fn the_deadlock_of_exercise3_as_shipped() {
     let sub = Submission {
         name: "forgot-done".into(),
         files: [("exercise3.rs".to_string(), std::fs::read(fixture).unwrap())].into(),
+        ..Submission::default()
     };
-    worker.prepare(root, &sub).unwrap();
+    worker.prepare(&pristine(root, "snapshots-1"), &sub).unwrap();
     let built = build(&worker.root(), Some(&worker.target()), &["exercise3"]);
     let exe = built["exercise3"].clone().unwrap();
     let out = Command::new(exe)

@@ -2,15 +2,19 @@
 //! `just progress` and `just grade`. `grader --help` prints its usage,
 //! written once, in [`usage`].
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
+use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use std::process::ExitCode;
 
 use grader::catalog::{self, Exercise, CHECKS, EXERCISES};
 use grader::class;
-use grader::grade::{grade, totals, CheckResult};
+use grader::build::BUILD_TIMEOUT;
+use grader::grade::{grade, totals, CheckResult, Place, Setup};
+use grader::sandbox::{Kind, Sandbox, Toolchain};
 use grader::report;
-use grader::workspace::{self, Submission, Worker};
+use grader::workspace::{self, Pristine, Submission, Worker};
 
 /// The usage text (`grader --help`, and after a mistake). The exercise
 /// keys come from the catalog.
@@ -29,6 +33,12 @@ fn usage() -> String {
       --csv PATH                 where the CSV goes (default grades.csv)
       --jobs N                   parallel workers (default: the number of cores)
   grader list                  the catalog: id, points, timeout, title
+  grader student-kit DIR       write a copy for students: no solutions, fixtures or grader tests
+
+options of grade and class (submitted code runs sandboxed; the first line says how):
+  --sandbox auto|bwrap|setuid  which isolation (default auto: bwrap where it works, else setuid)
+  --no-sandbox                 grade even where no isolation is possible (code runs with your rights)
+  --build-timeout SECS         time limit of one submission's build (default 120)
 
 options for all:
   --workspace DIR              the workspace (default: found from the current directory)
@@ -36,6 +46,12 @@ options for all:
         keys = keys.join(", ")
     )
 }
+
+/// Options that take no value.
+const FLAGS: [&str; 1] = ["no-sandbox"];
+
+/// Options of the instructors' commands (`grade`, `class`).
+const INSTRUCTOR: [&str; 3] = ["no-sandbox", "sandbox", "build-timeout"];
 
 /// Parsed command line: positional words and `--flag value` options.
 struct Args {
@@ -52,6 +68,10 @@ impl Args {
             if let Some(flag) = a.strip_prefix("--") {
                 if flag == "help" {
                     return Err(String::new());
+                }
+                if FLAGS.contains(&flag) {
+                    options.push((flag.to_string(), String::new()));
+                    continue;
                 }
                 let (k, v) = match flag.split_once('=') {
                     Some((k, v)) => (k.to_string(), v.to_string()),
@@ -129,12 +149,23 @@ fn dispatch(args: &Args) -> Result<ExitCode, String> {
             Ok(progress(&root))
         }
         ["grade"] => {
-            args.refuse_unknown(&["submission", "gradescope", "junit"])?;
+            args.refuse_unknown(&[&["submission", "gradescope", "junit"][..], &INSTRUCTOR].concat())?;
             grade_one(&root, &work_dir, args)
         }
         ["grade", "class", dir] | ["class", dir] => {
-            args.refuse_unknown(&["csv", "jobs"])?;
+            args.refuse_unknown(&[&["csv", "jobs"][..], &INSTRUCTOR].concat())?;
             grade_class(&root, &work_dir, Path::new(dir), args)
+        }
+        ["student-kit", out] => {
+            args.refuse_unknown(&[])?;
+            let tc = Toolchain::find(&root).map_err(|e| format!("cannot find the Rust toolchain: {e}"))?;
+            let files = grader::kit::write(&root, Path::new(out), &tc.cargo())
+                .map_err(|e| format!("cannot write the student kit: {e}"))?;
+            println!(
+                "student kit in {out}: {} files, no solutions, no grader tests or fixtures; `just check 1` works there",
+                files.len()
+            );
+            Ok(ExitCode::SUCCESS)
         }
         ["list"] => {
             args.refuse_unknown(&[])?;
@@ -178,7 +209,7 @@ fn check(root: &Path, ex: &'static Exercise) -> ExitCode {
         ex.title
     );
     eprintln!("building and running {} ...", ex.bin);
-    let results = grade(root, None, &[ex], &BTreeSet::new());
+    let results = grade(&Place::Own { root, target: None }, &[ex], &BTreeMap::new());
     print!("{}", report::check_lines(&results));
     if results
         .iter()
@@ -211,7 +242,7 @@ fn hint(root: &Path, ex: &Exercise) -> Result<ExitCode, String> {
 fn progress(root: &Path) -> ExitCode {
     let all: Vec<&'static Exercise> = EXERCISES.iter().collect();
     eprintln!("building and running every exercise ...");
-    let results = grade(root, None, &all, &BTreeSet::new());
+    let results = grade(&Place::Own { root, target: None }, &all, &BTreeMap::new());
     let mut passed = 0;
     for ex in EXERCISES {
         let mine: Vec<CheckResult> = results
@@ -256,32 +287,72 @@ fn progress(root: &Path) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `just grade`: the workspace itself, or `--submission DIR` on a worker
-/// copy.
-fn grade_one(root: &Path, work_dir: &Path, args: &Args) -> Result<ExitCode, String> {
-    let all: Vec<&'static Exercise> = EXERCISES.iter().collect();
-    let results = match args.get("submission") {
-        None => grade(root, None, &all, &BTreeSet::new()),
-        Some(dir) => {
-            let dir = Path::new(dir);
-            if !dir.is_dir() {
-                return Err(format!("{} is not a folder", dir.display()));
-            }
-            let worker = Worker::open(work_dir, 0)
-                .map_err(|e| format!("cannot use {}: {e}", work_dir.display()))?;
-            let graded = class::grade_submission(root, &worker, dir);
-            if let Some(e) = graded.error {
-                return Err(format!("cannot grade {}: {e}", dir.display()));
-            }
-            let sub = Submission::read(dir).map_err(|e| e.to_string())?;
-            println!(
-                "submission {} ({} of {} exercise files)",
-                dir.display(),
-                sub.files.len(),
-                EXERCISES.len()
-            );
-            graded.results
+/// The isolation and limits of an instructor's command, announced on the
+/// first line of output. With no isolation on this machine it refuses,
+/// unless `--no-sandbox` says the instructor accepts running submitted code
+/// with their own rights.
+fn setup(root: &Path, args: &Args, workers: usize) -> Result<Setup, String> {
+    let want = match (args.get("no-sandbox"), args.get("sandbox")) {
+        (Some(_), _) | (None, Some("none")) => Some(Kind::None),
+        (None, Some("setuid")) => Some(Kind::Setuid),
+        (None, Some("bwrap" | "auto")) | (None, None) => None,
+        (None, Some(other)) => {
+            return Err(format!("--sandbox wants auto, bwrap, setuid or none, not {other:?}"))
         }
+    };
+    let sandbox = Sandbox::detect(want);
+    println!("{}", sandbox.describe(workers));
+    if args.get("sandbox") == Some("bwrap") && sandbox.kind != Kind::Bwrap {
+        return Err("--sandbox bwrap: bubblewrap does not work here".into());
+    }
+    if !sandbox.isolated() && want != Some(Kind::None) {
+        return Err(format!(
+            "refusing to grade: no isolation on this machine ({}), so submitted code would run with your rights; run as root with bubblewrap installed, or pass --no-sandbox to accept that",
+            sandbox.note
+        ));
+    }
+    let build_timeout = match args.get("build-timeout") {
+        None => BUILD_TIMEOUT,
+        Some(t) => Duration::from_secs(
+            t.parse::<u64>()
+                .ok()
+                .filter(|&t| t > 0)
+                .ok_or_else(|| format!("--build-timeout wants seconds, not {t:?}"))?,
+        ),
+    };
+    let toolchain = Toolchain::find(root).map_err(|e| format!("cannot find the Rust toolchain: {e}"))?;
+    Ok(Setup {
+        sandbox,
+        toolchain,
+        build_timeout,
+    })
+}
+
+/// `just grade`: the workspace's exercise files, or `--submission DIR`'s,
+/// on a worker copy, in the sandbox.
+fn grade_one(root: &Path, work_dir: &Path, args: &Args) -> Result<ExitCode, String> {
+    let setup = setup(root, args, 1)?;
+    let pristine = Pristine::of(root, &setup.toolchain.cargo(), &work_dir.join("pristine"))
+        .map_err(|e| format!("cannot read the workspace {}: {e}", root.display()))?;
+    let dir = match args.get("submission") {
+        None => root.join("lessons/exercises"),
+        Some(dir) => PathBuf::from(dir),
+    };
+    let results = if !fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+        // Still a results file, so Gradescope shows the reason.
+        eprintln!("grader: {} is not a folder", dir.display());
+        class::failed_all(&format!("the submission {} is not a folder", dir.display()))
+    } else {
+        let worker = Worker::open(work_dir, 0)
+            .map_err(|e| format!("cannot use {}: {e}", work_dir.display()))?;
+        let sub = Submission::read(&dir);
+        println!(
+            "submission {} ({} of {} exercise files)",
+            report::sanitize(&dir.display().to_string(), 200),
+            sub.files.len(),
+            EXERCISES.len()
+        );
+        class::grade_submission(&pristine, &setup, &worker, &dir).results
     };
     print!("{}", report::table(&results));
     if let Some(path) = args.get("gradescope") {
@@ -302,13 +373,16 @@ fn grade_class(root: &Path, work_dir: &Path, dir: &Path, args: &Args) -> Result<
             .ok_or_else(|| format!("--jobs wants a positive number, not {j:?}"))?,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
+    let setup = setup(root, args, jobs)?;
+    let pristine = Pristine::of(root, &setup.toolchain.cargo(), &work_dir.join("pristine"))
+        .map_err(|e| format!("cannot read the workspace {}: {e}", root.display()))?;
     let csv_path = args.get("csv").unwrap_or("grades.csv");
     let max = catalog::max_points();
     let progress = |g: &class::Graded| {
         let (score, _) = totals(&g.results);
         eprintln!("graded {:<24} {score:>3}/{max}", g.student);
     };
-    let graded = class::grade_class(root, dir, work_dir, jobs, &progress)
+    let graded = class::grade_class(&pristine, &setup, dir, work_dir, jobs, &progress)
         .map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
     write(csv_path, &class::csv(&graded))?;
     for g in &graded {
@@ -342,6 +416,19 @@ fn list() {
     println!("total: {} points", catalog::max_points());
 }
 
+/// Write `text` to `path` atomically: a temporary file beside it, then a
+/// rename, so a reader (Gradescope) never sees half a file.
 fn write(path: &str, text: &str) -> Result<(), String> {
-    std::fs::write(path, text).map_err(|e| format!("cannot write {path}: {e}"))
+    let path = Path::new(path);
+    let tmp = path.with_file_name(format!(
+        ".{}.{}.tmp",
+        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        std::process::id()
+    ));
+    fs::write(&tmp, text)
+        .and_then(|()| fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            format!("cannot write {}: {e}", path.display())
+        })
 }
