@@ -92,7 +92,10 @@ pub fn grade(
 ) -> Vec<CheckResult> {
     // Each submitted exercise, and the lesson programs its checks run.
     let mut bins: Vec<&str> = Vec::new();
-    for ex in exercises.iter().filter(|e| !not_submitted.contains_key(e.key)) {
+    for ex in exercises
+        .iter()
+        .filter(|e| !not_submitted.contains_key(e.key))
+    {
         for bin in std::iter::once(ex.bin).chain(ex.lessons.iter().copied()) {
             if !bins.contains(&bin) {
                 bins.push(bin);
@@ -197,9 +200,17 @@ fn build_jail(worker: &Worker, setup: &Setup) -> io::Result<Jail> {
     let mut jail = Jail {
         uid,
         mounts: vec![
-            (Some(tc.sysroot.clone()), PathBuf::from("/sandbox/toolchain"), false),
+            (
+                Some(tc.sysroot.clone()),
+                PathBuf::from("/sandbox/toolchain"),
+                false,
+            ),
             (None, PathBuf::from("/sandbox/cargo"), true),
-            (Some(tc.registry.clone()), PathBuf::from("/sandbox/cargo/registry"), false),
+            (
+                Some(tc.registry.clone()),
+                PathBuf::from("/sandbox/cargo/registry"),
+                false,
+            ),
             (Some(worker.root()), PathBuf::from("/sandbox/ws"), false),
             (Some(target.clone()), PathBuf::from("/sandbox/target"), true),
         ],
@@ -234,7 +245,10 @@ fn build_jail(worker: &Worker, setup: &Setup) -> io::Result<Jail> {
         ("HOME".into(), home.display().to_string()),
         ("TMPDIR".into(), "/tmp".into()),
         ("CARGO_HOME".into(), cargo_home.display().to_string()),
-        ("CARGO_TARGET_DIR".into(), target_inside.display().to_string()),
+        (
+            "CARGO_TARGET_DIR".into(),
+            target_inside.display().to_string(),
+        ),
         ("CARGO_TERM_COLOR".into(), "never".into()),
         ("RUSTC".into(), rustc.display().to_string()),
     ];
@@ -271,13 +285,23 @@ fn install(worker: &Worker, built: Built) -> io::Result<Built> {
 
 /// Run `exe` (in the worker's `bin/`) in the sandbox as the worker's run
 /// uid, in a fresh scratch folder that is removed afterwards.
-fn run_worker(worker: &Worker, sandbox: &Sandbox, exe: &Path, limits: Limits) -> io::Result<Outcome> {
+fn run_worker(
+    worker: &Worker,
+    sandbox: &Sandbox,
+    exe: &Path,
+    limits: Limits,
+) -> io::Result<Outcome> {
     let uid = sandbox.run_uid(worker.index);
     let scratch = fresh_scratch(&worker.scratch(), if sandbox.isolated() { uid } else { 0 })?;
     let mut jail = Jail {
         uid,
+        // Only its own binary: exercise 4 must not find lesson 1's to run.
         mounts: vec![
-            (Some(worker.bin()), PathBuf::from("/sandbox/bin"), false),
+            (
+                Some(exe.to_path_buf()),
+                Path::new("/sandbox/bin").join(exe.file_name().unwrap_or_default()),
+                false,
+            ),
             (Some(scratch.clone()), PathBuf::from("/sandbox/run"), true),
         ],
         cwd: scratch.clone(),
@@ -291,11 +315,19 @@ fn run_worker(worker: &Worker, sandbox: &Sandbox, exe: &Path, limits: Limits) ->
     jail.env = vec![
         ("PATH".into(), PATH.into()),
         ("HOME".into(), home.clone()),
-        ("TMPDIR".into(), if sandbox.kind == Kind::Bwrap { "/tmp".into() } else { home }),
+        (
+            "TMPDIR".into(),
+            if sandbox.kind == Kind::Bwrap {
+                "/tmp".into()
+            } else {
+                home
+            },
+        ),
         ("LANG".into(), "C.UTF-8".into()),
     ];
     let outcome = run_in(sandbox, &jail, exe, &[], limits);
     sandbox.kill_all(uid);
+    sandbox.sweep_tmp(uid);
     let _ = fs::remove_dir_all(&scratch);
     outcome
 }

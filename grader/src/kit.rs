@@ -48,7 +48,12 @@ pub fn write(root: &Path, out: &Path, cargo: &Path) -> io::Result<Vec<PathBuf>> 
         out.join("justfile"),
         student_justfile(&fs::read_to_string(root.join("justfile"))?),
     )?;
-    for file in ["README.md", "rust-toolchain.toml", "rust-toolchain", ".gitignore"] {
+    for file in [
+        "README.md",
+        "rust-toolchain.toml",
+        "rust-toolchain",
+        ".gitignore",
+    ] {
         if root.join(file).is_file() {
             fs::copy(root.join(file), out.join(file))?;
         }
@@ -58,7 +63,9 @@ pub fn write(root: &Path, out: &Path, cargo: &Path) -> io::Result<Vec<PathBuf>> 
         .current_dir(out)
         .status()?;
     if !status.success() {
-        return Err(io::Error::other("cargo update --offline --workspace failed"));
+        return Err(io::Error::other(
+            "cargo update --offline --workspace failed",
+        ));
     }
     written.extend(
         ["Cargo.toml", "Cargo.lock", "justfile"]
@@ -68,7 +75,12 @@ pub fn write(root: &Path, out: &Path, cargo: &Path) -> io::Result<Vec<PathBuf>> 
     Ok(written)
 }
 
-fn copy_tree(from: &Path, to: &Path, hidden: &[&str], written: &mut Vec<PathBuf>) -> io::Result<()> {
+fn copy_tree(
+    from: &Path,
+    to: &Path,
+    hidden: &[&str],
+    written: &mut Vec<PathBuf>,
+) -> io::Result<()> {
     fs::create_dir_all(to)?;
     for entry in fs::read_dir(from)? {
         let entry = entry?;
@@ -136,6 +148,9 @@ mod tests {
         let s = student_justfile(j);
         assert!(s.contains("set shell"));
         assert!(s.contains("# Check.\ncheck N:\n    @cargo run"));
-        assert!(!s.contains("test:") && !s.contains("loom") && !s.contains("# Tests."), "{s}");
+        assert!(
+            !s.contains("test:") && !s.contains("loom") && !s.contains("# Tests."),
+            "{s}"
+        );
     }
 }

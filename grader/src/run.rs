@@ -111,7 +111,7 @@ impl Outcome {
                     format!("{l}, exit status {code}")
                 } else if let Some(p) = std_panic(&self.stderr) {
                     format!("panicked ({p}), exit status {code}")
-                } else if let Some(l) = first("bwrap: ") {
+                } else if let Some(l) = first("bwrap: ").or_else(|| first("setpriv: ")) {
                     format!("the sandbox could not start the program ({l})")
                 } else {
                     format!("exited with status {code}")
@@ -139,8 +139,9 @@ impl Outcome {
 /// line.
 fn std_panic(stderr: &str) -> Option<String> {
     let mut lines = stderr.lines();
-    let head = lines.find(|l| l.starts_with("thread '") && l.contains("' panicked at "))?;
-    let at = head.split("' panicked at ").nth(1)?.trim_end_matches(':');
+    // `thread 'main' panicked at` (older) or `thread 'main' (123) panicked at`.
+    let head = lines.find(|l| l.starts_with("thread '") && l.contains(" panicked at "))?;
+    let at = head.split(" panicked at ").nth(1)?.trim_end_matches(':');
     match lines.next() {
         Some(msg) if !msg.starts_with("note: ") => Some(format!("{msg} at {at}")),
         _ => Some(format!("at {at}")),
@@ -206,11 +207,18 @@ pub fn run_in(
     let deadline = start + limits.timeout;
     let mut next_memory_check = start;
     let ending = loop {
-        poll_pipes(&mut out, &mut err, limits.output_cap, Duration::from_millis(5));
+        poll_pipes(
+            &mut out,
+            &mut err,
+            limits.output_cap,
+            Duration::from_millis(5),
+        );
         if let Some(status) = child.try_wait()? {
             break match (status.code(), status.signal()) {
                 // bwrap reports a child killed by signal N as 128 + N.
-                (Some(code), _) if isolated && sandbox.kind == Kind::Bwrap && (129..=192).contains(&code) => {
+                (Some(code), _)
+                    if isolated && sandbox.kind == Kind::Bwrap && (129..=192).contains(&code) =>
+                {
                     Ending::Signaled(code - 128)
                 }
                 (Some(code), _) => Ending::Exited(code),
@@ -241,7 +249,12 @@ pub fn run_in(
     kill_everything();
     let grace = Instant::now() + Duration::from_millis(250);
     while !(out.closed() && err.closed()) && Instant::now() < grace {
-        poll_pipes(&mut out, &mut err, limits.output_cap, Duration::from_millis(10));
+        poll_pipes(
+            &mut out,
+            &mut err,
+            limits.output_cap,
+            Duration::from_millis(10),
+        );
     }
     let ending = match (ending, out.flooded.or(err.flooded)) {
         (Ending::Exited(_) | Ending::Signaled(_), Some(stream)) => Ending::Flooded(stream),
@@ -437,6 +450,31 @@ mod tests {
         assert_eq!(o.ending, Ending::Flooded("stdout"));
         assert_eq!(o.stdout.len(), 4096);
         assert!(o.failure().contains("more than 4 KiB on stdout"));
+    }
+
+    #[test]
+    fn std_panics_show_their_message() {
+        let o = sh(
+            "printf \"thread 'main' (42) panicked at src/x.rs:3:5:\\nno sums\\nnote: run with RUST_BACKTRACE=1\\n\" >&2; exit 101",
+            quick(),
+        );
+        assert_eq!(
+            o.failure(),
+            "panicked (no sums at src/x.rs:3:5), exit status 101"
+        );
+    }
+
+    #[test]
+    fn a_child_holding_the_pipes_does_not_hold_the_grader() {
+        // Without a sandbox a setsid child escapes the group kill and holds
+        // the pipes; the run still returns while that child lives.
+        let o = sh("setsid sleep 600 & echo $!", quick());
+        assert_eq!(o.ending, Ending::Exited(0));
+        let holder: i32 = o.stdout.trim().parse().unwrap();
+        let alive = Path::new(&format!("/proc/{holder}")).exists();
+        // SAFETY: plain syscall on the pid we were told.
+        unsafe { libc::kill(holder, libc::SIGKILL) };
+        assert!(alive, "the holder was still running when run() returned");
     }
 
     #[test]

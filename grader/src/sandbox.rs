@@ -104,7 +104,12 @@ impl Jail {
             .iter()
             .filter_map(|(h, inside, _)| {
                 let rest = host.strip_prefix(h.as_ref()?).ok()?;
-                Some((h.as_ref()?.as_os_str().len(), inside.join(rest)))
+                let at = if rest.as_os_str().is_empty() {
+                    inside.clone()
+                } else {
+                    inside.join(rest)
+                };
+                Some((h.as_ref()?.as_os_str().len(), at))
             })
             .max_by_key(|(len, _)| *len)
             .map(|(_, p)| p)
@@ -384,6 +389,47 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// Without a private `/tmp` (setuid), remove what `uid` left in the
+    /// shared temporary folders, so nothing of one run reaches the next.
+    pub fn sweep_tmp(&self, uid: u32) {
+        if self.kind != Kind::Setuid || uid < UID_BASE {
+            return;
+        }
+        for dir in ["/tmp", "/var/tmp", "/dev/shm"] {
+            let Ok(entries) = fs::read_dir(dir) else {
+                continue;
+            };
+            for e in entries.filter_map(|e| e.ok()) {
+                if fs::symlink_metadata(e.path()).is_ok_and(|m| m.uid() == uid) {
+                    let _ = fs::remove_dir_all(e.path()).or_else(|_| fs::remove_file(e.path()));
+                }
+            }
+        }
+    }
+
+    /// Whether `uid` could read `path` (checked by a child process that
+    /// becomes `uid` and asks `access`).
+    pub fn can_read(uid: u32, path: &Path) -> bool {
+        let Ok(c) = CString::new(path.as_os_str().as_encoded_bytes()) else {
+            return false;
+        };
+        // SAFETY: the child only makes async-signal-safe calls.
+        unsafe {
+            let pid = libc::fork();
+            if pid == 0 {
+                let ok = drop_to(uid).is_ok() && libc::access(c.as_ptr(), libc::R_OK) == 0;
+                libc::_exit(if ok { 0 } else { 1 });
+            }
+            let mut status = 0;
+            pid > 0
+                && libc::waitpid(pid, &mut status, 0) == pid
+                && libc::WIFEXITED(status)
+                && libc::WEXITSTATUS(status) == 0
+        }
+    }
+}
+
 /// Processes whose owner (effective uid) is `uid`.
 pub fn pids_of(uid: u32) -> Vec<i32> {
     let Ok(dir) = fs::read_dir("/proc") else {
@@ -473,7 +519,8 @@ fn set_rlimits(l: Rlimits) -> io::Result<()> {
 fn probe() -> Sandbox {
     let mut sb = Sandbox::none("");
     if !am_root() {
-        sb.note = "not root: no uid to drop to (run the grader as root, or pass --no-sandbox)".into();
+        sb.note =
+            "not root: no uid to drop to (run the grader as root, or pass --no-sandbox)".into();
         return sb;
     }
     sb.kind = Kind::Setuid;

@@ -170,9 +170,7 @@ fn read_regular(path: &Path) -> Result<Option<Vec<u8>>, String> {
     };
     let kind = meta.file_type();
     if kind.is_symlink() {
-        return Err(format!(
-            "{file} is a symbolic link; submit the file itself"
-        ));
+        return Err(format!("{file} is a symbolic link; submit the file itself"));
     }
     if kind.is_dir() {
         return Err(format!("{file} is a folder, not a file"));
@@ -199,7 +197,10 @@ fn read_regular(path: &Path) -> Result<Option<Vec<u8>>, String> {
         .read_to_end(&mut bytes)
         .map_err(|e| format!("{file} cannot be read: {e}"))?;
     if !f.metadata().is_ok_and(|m| m.is_file()) || bytes.len() as u64 > MAX_FILE {
-        return Err(format!("{file} is not a regular file of at most {} KiB", MAX_FILE >> 10));
+        return Err(format!(
+            "{file} is not a regular file of at most {} KiB",
+            MAX_FILE >> 10
+        ));
     }
     Ok(Some(bytes))
 }
@@ -227,8 +228,14 @@ impl Pristine {
     pub fn of(root: &Path, cargo: &Path, scratch: &Path) -> io::Result<Pristine> {
         let mut files = BTreeMap::new();
         let manifest = fs::read_to_string(root.join("Cargo.toml"))?;
-        files.insert(PathBuf::from("Cargo.toml"), trim_members(&manifest)?.into_bytes());
-        files.insert(PathBuf::from("Cargo.lock"), fs::read(root.join("Cargo.lock"))?);
+        files.insert(
+            PathBuf::from("Cargo.toml"),
+            trim_members(&manifest)?.into_bytes(),
+        );
+        files.insert(
+            PathBuf::from("Cargo.lock"),
+            fs::read(root.join("Cargo.lock"))?,
+        );
         collect(root, Path::new("runtime"), &[], &mut files)?;
         collect(root, Path::new("lessons"), &LESSONS_HIDDEN, &mut files)?;
         for ex in EXERCISES {
@@ -254,9 +261,10 @@ impl Pristine {
                 String::from_utf8_lossy(&out.stderr).trim()
             )));
         }
-        pristine
-            .files
-            .insert(PathBuf::from("Cargo.lock"), fs::read(scratch.join("Cargo.lock"))?);
+        pristine.files.insert(
+            PathBuf::from("Cargo.lock"),
+            fs::read(scratch.join("Cargo.lock"))?,
+        );
         let _ = fs::remove_dir_all(scratch);
         Ok(pristine)
     }
@@ -438,9 +446,9 @@ fn prune(ws: &Path, rel: &Path, want: &BTreeMap<PathBuf, Vec<u8>>) -> io::Result
 /// The file ends up ours, mode 0644, whatever it was.
 fn write_if_changed(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let same = fs::symlink_metadata(path).is_ok_and(|m| {
-        m.is_file() && m.mode() & 0o7777 == 0o644 && m.nlink() == 1
-    }) && fs::read(path).is_ok_and(|old| old == bytes);
+    let same = fs::symlink_metadata(path)
+        .is_ok_and(|m| m.is_file() && m.mode() & 0o7777 == 0o644 && m.nlink() == 1)
+        && fs::read(path).is_ok_and(|old| old == bytes);
     if same {
         return Ok(());
     }

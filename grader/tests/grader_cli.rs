@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use grader::catalog::{check, max_points, CHECKS, EXERCISES};
+use grader::sandbox::UID_BASE;
 use predicates::prelude::*;
 
 /// Each fixture: the checks it must fail, each with a piece of the reason.
@@ -123,6 +124,132 @@ const FIXTURES: &[(&str, &[(&str, &str)])] = &[
     ),
 ];
 
+/// Hostile submissions (`hostile/`, and a few made by [`class_dir`]: odd
+/// files cannot live in git): each laid over the solutions, with the checks
+/// it must fail, each with a piece of the reason. Every other check must
+/// still pass: the trick changed nothing else.
+const HOSTILE: &[(&str, &[(&str, &str)])] = &[
+    (
+        "include-solution",
+        &[
+            ("ex4.schedule", "does not compile: error: couldn't read"),
+            ("ex4.why", "does not compile"),
+        ],
+    ),
+    (
+        "include-grader",
+        &[
+            ("ex3.no-deadlock", "does not compile: error: couldn't read"),
+            ("ex3.sums", "does not compile"),
+            ("ex3.terminating", "does not compile"),
+        ],
+    ),
+    // Tries to overwrite other binaries, leave lessons/build.rs, rewrite
+    // itself: no effect on anything.
+    ("tamper", &[]),
+    (
+        "env-leak",
+        &[
+            ("ex1.countdown", "none printed"),
+            ("ex1.countup", "none printed"),
+            ("ex1.format", "line 1 is not [A:n]"),
+            ("ex1.terminating", "never printed"),
+        ],
+    ),
+    // Leaves processes behind; they die with the run.
+    ("setsid-holder", &[]),
+    (
+        "std-panic",
+        &[
+            (
+                "ex3.no-deadlock",
+                "panicked (no sums to print at lessons/exercises/exercise3.rs:",
+            ),
+            ("ex3.sums", "exit status 101"),
+            ("ex3.terminating", "panicked"),
+        ],
+    ),
+    (
+        "stderr-flood",
+        &[
+            ("ex2.workers", "KiB on stderr"),
+            ("ex2.terminating", "KiB on stderr"),
+        ],
+    ),
+    (
+        "long-line",
+        &[
+            ("ex1.countdown", "none printed"),
+            ("ex1.countup", "none printed"),
+            ("ex1.format", "more characters)"),
+            ("ex1.terminating", "never printed"),
+        ],
+    ),
+    (
+        "ansi",
+        &[
+            ("ex1.countdown", "none printed"),
+            ("ex1.countup", "none printed"),
+            ("ex1.format", "\\u{1b}[2J"),
+            ("ex1.terminating", "never printed"),
+        ],
+    ),
+    (
+        "misnamed",
+        &[
+            (
+                "ex1.countdown",
+                "found Exercise1.rs — the grader looks for exercise1.rs",
+            ),
+            ("ex1.countup", "found Exercise1.rs"),
+            ("ex1.format", "found Exercise1.rs"),
+            ("ex1.terminating", "found Exercise1.rs"),
+        ],
+    ),
+    (
+        "folder-named-rs",
+        &[
+            ("ex2.workers", "exercise2.rs is a folder, not a file"),
+            ("ex2.terminating", "is a folder"),
+        ],
+    ),
+    (
+        "symlink",
+        &[
+            ("ex4.schedule", "exercise4.rs is a symbolic link"),
+            ("ex4.why", "symbolic link"),
+        ],
+    ),
+    ("odd-names", &[]),
+];
+
+fn hostile(name: &str) -> PathBuf {
+    root().join("grader/tests/hostile").join(name)
+}
+
+/// Run the grader as the tests do: sandboxed where this machine can
+/// (root), else saying loudly that it cannot and passing `--no-sandbox`.
+fn sandbox_args() -> Vec<&'static str> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        Vec::new()
+    } else {
+        eprintln!("NOTE: not root: no sandbox possible here; grading with --no-sandbox");
+        vec!["--no-sandbox"]
+    }
+}
+
+/// No process of any sandbox uid the tests use is left.
+fn assert_no_sandbox_process() {
+    for uid in UID_BASE..UID_BASE + 4 {
+        let left = grader::sandbox::pids_of(uid);
+        assert!(
+            left.is_empty(),
+            "processes of sandbox uid {uid} survived: {left:?}"
+        );
+    }
+}
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -182,6 +309,38 @@ fn class_dir() -> PathBuf {
         copy_rs(&solutions(), &ex);
         copy_rs(&fixture(name), &ex);
     }
+    for (name, _) in HOSTILE {
+        let ex = dir.join(name).join("lessons/exercises");
+        copy_rs(&solutions(), &ex);
+        if hostile(name).is_dir() {
+            copy_rs(&hostile(name), &ex);
+        }
+    }
+    let ex = |name: &str| dir.join(name).join("lessons/exercises");
+    fs::rename(
+        ex("misnamed").join("exercise1.rs"),
+        ex("misnamed").join("Exercise1.rs"),
+    )
+    .unwrap();
+    fs::remove_file(ex("folder-named-rs").join("exercise2.rs")).unwrap();
+    fs::create_dir_all(ex("folder-named-rs").join("exercise2.rs/inner")).unwrap();
+    fs::remove_file(ex("symlink").join("exercise4.rs")).unwrap();
+    std::os::unix::fs::symlink(
+        solutions().join("exercise4.rs"),
+        ex("symlink").join("exercise4.rs"),
+    )
+    .unwrap();
+    // Names that are not UTF-8, a FIFO: nothing may crash.
+    use std::os::unix::ffi::OsStrExt;
+    let odd = ex("odd-names");
+    fs::write(
+        odd.join(std::ffi::OsStr::from_bytes(b"\xff\xfe.rs")),
+        "fn main() {}",
+    )
+    .unwrap();
+    let fifo = std::ffi::CString::new(odd.join("notes.rs").as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid C string.
+    unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) };
     dir
 }
 
@@ -218,12 +377,15 @@ fn a_class_run_fails_exactly_the_expected_checks() {
         .arg(work_dir())
         .args(["--jobs", "2", "--workspace"])
         .arg(root())
+        .args(sandbox_args())
         .assert()
         .success()
+        .stdout(predicate::str::starts_with("sandbox: "))
         .stdout(predicate::str::contains(format!(
             "{} submissions graded",
-            FIXTURES.len() + 2
+            FIXTURES.len() + HOSTILE.len() + 2
         )));
+    assert_no_sandbox_process();
     let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
 
     let csv = fs::read_to_string(&csv_path).unwrap();
@@ -252,13 +414,17 @@ fn a_class_run_fails_exactly_the_expected_checks() {
         assert_eq!(total(t), 0, "every check fails on the templates: {stdout}");
     }
 
-    for (name, must_fail) in FIXTURES {
+    for (name, must_fail) in FIXTURES.iter().chain(HOSTILE) {
         let row = &rows[*name];
         let failed = &row[ids.len() + 2];
         for (i, c) in CHECKS.iter().enumerate() {
             match must_fail.iter().find(|(id, _)| *id == c.id) {
                 Some((id, why)) => {
-                    assert_eq!(points(row, i), 0, "{name}: {id} must fail");
+                    assert_eq!(
+                        points(row, i),
+                        0,
+                        "{name}: {id} must fail; failed: {failed}"
+                    );
                     assert!(
                         failed.contains(&format!("{id}: ")) && failed.contains(why),
                         "{name}: {id} must fail because {why:?}; failed: {failed}"
@@ -280,6 +446,24 @@ fn a_class_run_fails_exactly_the_expected_checks() {
                 .sum::<u32>()
         );
     }
+    // What the hostile ones printed reached nobody's terminal raw, and told
+    // nothing of the grader's environment.
+    assert!(
+        !csv.contains('\u{1b}') && !stdout.contains('\u{1b}'),
+        "raw escapes"
+    );
+    let failed_of = |name: &str| rows[name][ids.len() + 2].clone();
+    let leak = failed_of("env-leak");
+    if unsafe { libc::geteuid() } == 0 {
+        assert!(leak.contains("uid=6100"), "runs as a sandbox uid: {leak}");
+    }
+    for secret in ["/root", "CARGO", "RUSTUP", "USER=", "net=open"] {
+        assert!(
+            !leak.contains(secret),
+            "the environment leaked {secret}: {leak}"
+        );
+    }
+    assert!(failed_of("long-line").len() < 2000, "reasons are cut");
 }
 
 #[test]
@@ -299,6 +483,7 @@ fn grade_writes_gradescope_results_and_junit() {
         .arg(work_dir())
         .arg("--workspace")
         .arg(root())
+        .args(sandbox_args())
         .assert()
         .success()
         .stdout(predicate::str::contains(format!(
@@ -332,6 +517,7 @@ fn grade_writes_gradescope_results_and_junit() {
         .arg(work_dir())
         .arg("--workspace")
         .arg(root())
+        .args(sandbox_args())
         .assert()
         .code(1)
         .stdout(predicate::str::contains(format!(
@@ -491,7 +677,16 @@ fn list_shows_the_catalog() {
 fn the_gradescope_script_writes_results_json() {
     let out = scratch().join("gradescope");
     let _ = fs::remove_dir_all(&out);
-    // Gradescope hands over the uploaded files as they are: flat.
+    // The script as Gradescope would run it, in a copy (a sandbox failure
+    // must not let a submission change the repository's).
+    let script = out.join("run_autograder");
+    fs::create_dir_all(&out).unwrap();
+    fs::copy(root().join("grader/gradescope/run_autograder"), &script).unwrap();
+    let script_before = fs::read(&script).unwrap();
+    let results = out.join("results/results.json");
+    // Gradescope hands over the uploaded files as they are: flat. Exercise
+    // 1 is honest, but also appends to the running script, writes
+    // results.json and leaves a detached writer that tries again later.
     let upload = out.join("submission");
     copy_rs(&solutions(), &upload);
     fs::copy(
@@ -499,27 +694,88 @@ fn the_gradescope_script_writes_results_json() {
         upload.join("exercise1b.rs"),
     )
     .unwrap();
-    let results = out.join("results/results.json");
+    let honest = fs::read_to_string(solutions().join("exercise1.rs")).unwrap();
+    let forged = r#"{"score": 25, "tests": []}"#;
+    let attack = r#"
+fn attack() {
+    use std::io::Write;
+    if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open("SCRIPT") {
+        let _ = f.write_all("echo 'FORGED' > 'RESULTS'\n".as_bytes());
+    }
+    let _ = std::fs::write("RESULTS", "FORGED");
+    let _ = std::process::Command::new("setsid")
+        .args(["sh", "-c", "sleep 2; echo 'FORGED' > 'RESULTS'"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+}
+"#
+    .replace("SCRIPT", &script.display().to_string())
+    .replace("RESULTS", &results.display().to_string())
+    .replace("FORGED", &forged.replace('"', "\\\""));
+    let hostile = honest.replace("fn main() {", "fn main() {\n    attack();") + &attack;
+    assert!(hostile.contains("attack();"));
+    fs::write(upload.join("exercise1.rs"), hostile).unwrap();
+    let grader_args = sandbox_args().join(" ");
     Command::new("bash")
-        .arg(root().join("grader/gradescope/run_autograder"))
+        .arg(&script)
         .env("AUTOGRADER_SUBMISSION", &upload)
         .env("AUTOGRADER_RESULTS", &results)
         .env("GRADER_BIN", assert_cmd::cargo::cargo_bin("grader"))
         .env("GRADER_WORK_DIR", work_dir())
+        .env("GRADER_ARGS", grader_args)
+        .env("GRADER_WORKSPACE", root())
+        .current_dir(root())
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("sandbox: "));
+    assert_no_sandbox_process();
+    let check = |what: &str| {
+        let json: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&results).unwrap()).unwrap();
+        assert_eq!(
+            json["score"],
+            max_points() - check("ex1b.parallel").unwrap().points,
+            "{what}: {json}"
+        );
+        let failed: Vec<&str> = json["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["status"] == "failed")
+            .map(|t| t["number"].as_str().unwrap().to_string().leak() as &str)
+            .collect();
+        assert_eq!(failed, ["ex1b.parallel"], "{what}");
+    };
+    check("right after grading");
+    // The detached writer would have struck by now.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    check("later");
+    assert_eq!(
+        fs::read(&script).unwrap(),
+        script_before,
+        "the script was changed"
+    );
+
+    // An upload the grader cannot use still gets a results file.
+    let odd = out.join("odd");
+    fs::create_dir_all(odd.join("exercise1.rs")).unwrap();
+    Command::new("bash")
+        .arg(&script)
+        .env("AUTOGRADER_SUBMISSION", &odd)
+        .env("AUTOGRADER_RESULTS", &results)
+        .env("GRADER_BIN", assert_cmd::cargo::cargo_bin("grader"))
+        .env("GRADER_WORK_DIR", work_dir())
+        .env("GRADER_ARGS", sandbox_args().join(" "))
+        .env("GRADER_WORKSPACE", root())
         .assert()
         .success();
     let json: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(&results).unwrap()).unwrap();
-    assert_eq!(
-        json["score"],
-        max_points() - check("ex1b.parallel").unwrap().points
+    assert_eq!(json["score"], 0);
+    assert!(
+        json.to_string().contains("exercise1.rs is a folder"),
+        "{json}"
     );
-    let failed: Vec<&str> = json["tests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["status"] == "failed")
-        .map(|t| t["number"].as_str().unwrap())
-        .collect();
-    assert_eq!(failed, ["ex1b.parallel"]);
 }

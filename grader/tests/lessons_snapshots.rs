@@ -41,7 +41,9 @@ fn bins() -> &'static (Worker, Built) {
         let worker = Worker::open(&work, 0).unwrap();
         let mut sub = Submission::read(&root.join("lessons/solutions"));
         sub.name = "solutions".into();
-        worker.prepare(&pristine(root, "snapshots-0"), &sub).unwrap();
+        worker
+            .prepare(&pristine(root, "snapshots-0"), &sub)
+            .unwrap();
         let built = build(&worker.root(), Some(&worker.target()), BINS);
         (worker, built)
     })
@@ -172,7 +174,9 @@ fn the_deadlock_of_exercise3_as_shipped() {
         files: [("exercise3.rs".to_string(), std::fs::read(fixture).unwrap())].into(),
         ..Submission::default()
     };
-    worker.prepare(&pristine(root, "snapshots-1"), &sub).unwrap();
+    worker
+        .prepare(&pristine(root, "snapshots-1"), &sub)
+        .unwrap();
     let built = build(&worker.root(), Some(&worker.target()), &["exercise3"]);
     let exe = built["exercise3"].clone().unwrap();
     let out = Command::new(exe)

@@ -5,15 +5,15 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use grader::build::BUILD_TIMEOUT;
 use grader::catalog::{self, Exercise, CHECKS, EXERCISES};
 use grader::class;
-use grader::build::BUILD_TIMEOUT;
 use grader::grade::{grade, totals, CheckResult, Place, Setup};
-use grader::sandbox::{Kind, Sandbox, Toolchain};
 use grader::report;
+use grader::sandbox::{Kind, Sandbox, Toolchain};
 use grader::workspace::{self, Pristine, Submission, Worker};
 
 /// The usage text (`grader --help`, and after a mistake). The exercise
@@ -149,7 +149,9 @@ fn dispatch(args: &Args) -> Result<ExitCode, String> {
             Ok(progress(&root))
         }
         ["grade"] => {
-            args.refuse_unknown(&[&["submission", "gradescope", "junit"][..], &INSTRUCTOR].concat())?;
+            args.refuse_unknown(
+                &[&["submission", "gradescope", "junit"][..], &INSTRUCTOR].concat(),
+            )?;
             grade_one(&root, &work_dir, args)
         }
         ["grade", "class", dir] | ["class", dir] => {
@@ -158,7 +160,8 @@ fn dispatch(args: &Args) -> Result<ExitCode, String> {
         }
         ["student-kit", out] => {
             args.refuse_unknown(&[])?;
-            let tc = Toolchain::find(&root).map_err(|e| format!("cannot find the Rust toolchain: {e}"))?;
+            let tc = Toolchain::find(&root)
+                .map_err(|e| format!("cannot find the Rust toolchain: {e}"))?;
             let files = grader::kit::write(&root, Path::new(out), &tc.cargo())
                 .map_err(|e| format!("cannot write the student kit: {e}"))?;
             println!(
@@ -297,7 +300,9 @@ fn setup(root: &Path, args: &Args, workers: usize) -> Result<Setup, String> {
         (None, Some("setuid")) => Some(Kind::Setuid),
         (None, Some("bwrap" | "auto")) | (None, None) => None,
         (None, Some(other)) => {
-            return Err(format!("--sandbox wants auto, bwrap, setuid or none, not {other:?}"))
+            return Err(format!(
+                "--sandbox wants auto, bwrap, setuid or none, not {other:?}"
+            ))
         }
     };
     let sandbox = Sandbox::detect(want);
@@ -311,6 +316,23 @@ fn setup(root: &Path, args: &Args, workers: usize) -> Result<Setup, String> {
             sandbox.note
         ));
     }
+    if sandbox.kind == Kind::Setuid {
+        // Without a mount namespace the sandbox uid sees the machine's
+        // files with its own rights: the solutions must be closed to it.
+        let solutions = root.join("lessons/solutions");
+        if let Some(f) = fs::read_dir(&solutions)
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+            .filter(|e| Sandbox::can_read(sandbox.run_uid(0), &e.path()))
+        {
+            return Err(format!(
+                "refusing to grade: with the setuid sandbox, submitted code could read {} (chmod -R go-rwx {}, or make the workspace's folder 0700 and use a --work-dir outside it)",
+                f.path().display(),
+                solutions.display()
+            ));
+        }
+    }
     let build_timeout = match args.get("build-timeout") {
         None => BUILD_TIMEOUT,
         Some(t) => Duration::from_secs(
@@ -320,7 +342,8 @@ fn setup(root: &Path, args: &Args, workers: usize) -> Result<Setup, String> {
                 .ok_or_else(|| format!("--build-timeout wants seconds, not {t:?}"))?,
         ),
     };
-    let toolchain = Toolchain::find(root).map_err(|e| format!("cannot find the Rust toolchain: {e}"))?;
+    let toolchain =
+        Toolchain::find(root).map_err(|e| format!("cannot find the Rust toolchain: {e}"))?;
     Ok(Setup {
         sandbox,
         toolchain,
@@ -332,8 +355,12 @@ fn setup(root: &Path, args: &Args, workers: usize) -> Result<Setup, String> {
 /// on a worker copy, in the sandbox.
 fn grade_one(root: &Path, work_dir: &Path, args: &Args) -> Result<ExitCode, String> {
     let setup = setup(root, args, 1)?;
-    let pristine = Pristine::of(root, &setup.toolchain.cargo(), &work_dir.join("pristine"))
-        .map_err(|e| format!("cannot read the workspace {}: {e}", root.display()))?;
+    let pristine = Pristine::of(
+        root,
+        &setup.toolchain.cargo(),
+        &work_dir.join(format!("pristine-{}", std::process::id())),
+    )
+    .map_err(|e| format!("cannot read the workspace {}: {e}", root.display()))?;
     let dir = match args.get("submission") {
         None => root.join("lessons/exercises"),
         Some(dir) => PathBuf::from(dir),
@@ -374,8 +401,12 @@ fn grade_class(root: &Path, work_dir: &Path, dir: &Path, args: &Args) -> Result<
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     let setup = setup(root, args, jobs)?;
-    let pristine = Pristine::of(root, &setup.toolchain.cargo(), &work_dir.join("pristine"))
-        .map_err(|e| format!("cannot read the workspace {}: {e}", root.display()))?;
+    let pristine = Pristine::of(
+        root,
+        &setup.toolchain.cargo(),
+        &work_dir.join(format!("pristine-{}", std::process::id())),
+    )
+    .map_err(|e| format!("cannot read the workspace {}: {e}", root.display()))?;
     let csv_path = args.get("csv").unwrap_or("grades.csv");
     let max = catalog::max_points();
     let progress = |g: &class::Graded| {
@@ -422,7 +453,9 @@ fn write(path: &str, text: &str) -> Result<(), String> {
     let path = Path::new(path);
     let tmp = path.with_file_name(format!(
         ".{}.{}.tmp",
-        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
         std::process::id()
     ));
     fs::write(&tmp, text)
