@@ -239,6 +239,14 @@ fn sandbox_args() -> Vec<&'static str> {
     }
 }
 
+/// Held by each test that grades in the sandbox, so that "no process of a
+/// sandbox uid is left" is not disturbed by another test's grading.
+static SANDBOXED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn sandboxed() -> std::sync::MutexGuard<'static, ()> {
+    SANDBOXED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// No process of any sandbox uid the tests use is left.
 fn assert_no_sandbox_process() {
     for uid in UID_BASE..UID_BASE + 4 {
@@ -365,6 +373,7 @@ fn csv_fields(line: &str) -> Vec<String> {
 
 #[test]
 fn a_class_run_fails_exactly_the_expected_checks() {
+    let _one_at_a_time = sandboxed();
     let dir = class_dir();
     let csv_path = scratch().join("grades.csv");
     let assert = Command::cargo_bin("grader")
@@ -468,6 +477,7 @@ fn a_class_run_fails_exactly_the_expected_checks() {
 
 #[test]
 fn grade_writes_gradescope_results_and_junit() {
+    let _one_at_a_time = sandboxed();
     let out = scratch().join("reports");
     fs::create_dir_all(&out).unwrap();
     let (json_path, xml_path) = (out.join("results.json"), out.join("junit.xml"));
@@ -675,6 +685,7 @@ fn list_shows_the_catalog() {
 
 #[test]
 fn the_gradescope_script_writes_results_json() {
+    let _one_at_a_time = sandboxed();
     let out = scratch().join("gradescope");
     let _ = fs::remove_dir_all(&out);
     // The script as Gradescope would run it, in a copy (a sandbox failure
