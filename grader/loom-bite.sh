@@ -27,6 +27,8 @@ BITES=(
     "waitgroup_lost_wakeup|loom_waitgroup|every_waiter_wakes|deadlock; threads"
     "chan_close_wakes_one|loom_chan|close_wakes_every_receiver|deadlock; threads"
     "chan_recv_takes_sender_value|loom_chan|buffered_fifo|values out of order"
+    "select_claim_no_cas|loom_select|close_wakes_every_select_and_no_value_is_lost|value lost or received twice"
+    "select_lock_case_order|loom_select|select_meets_select_while_close_races|deadlock; threads"
     "deadlock_ignores_timers|loom_deadlock|never_fires_while_a_timer_is_pending|deadlock detector fired wrongly"
     "checkdead_misses_self|loom_deadlock|fires_when_every_goroutine_is_blocked|deadlock; threads"
 )

@@ -26,6 +26,11 @@ use crate::park::{park_unlock, preempt_point, Waiter};
 use crate::sudog::{SelectDone, Sudog};
 use crate::sync_facade::SpinGuard;
 
+/// Seeded bug for the loom suite: lock the channels in the order the cases
+/// are written instead of by address. Two selects naming the same two
+/// channels in opposite orders each take one lock and wait for the other's.
+const LOCK_BY_ADDRESS: bool = !cfg!(loom_seeded_bugs = "select_lock_case_order");
+
 /// Wait on channel operations and run the first one that can proceed
 /// (Go's `select`). When several are ready, one is chosen at random.
 ///
@@ -203,8 +208,9 @@ pub enum Poll {
 /// Implemented by [`RecvCase`] and [`SendCase`]; not meant for users.
 #[doc(hidden)]
 pub trait SelectCase<'a> {
-    /// The channel's address: the lock order.
-    fn addr(&self) -> usize;
+    /// The channel's place in the lock order (its lock's rank: the
+    /// channel's address, as in Go).
+    fn lock_rank(&self) -> usize;
     /// Lock the channel.
     fn lock(&self) -> Locked<'a>;
     /// Pass 1: complete now if possible.
@@ -251,8 +257,8 @@ impl<'a, T: Send> RecvCase<'a, T> {
 }
 
 impl<'a, T: Send> SelectCase<'a> for RecvCase<'a, T> {
-    fn addr(&self) -> usize {
-        self.ch as *const HChan<T> as usize
+    fn lock_rank(&self) -> usize {
+        self.ch.lock.rank()
     }
     fn lock(&self) -> Locked<'a> {
         Locked(self.ch.lock.lock())
@@ -308,8 +314,8 @@ impl<'a, T: Send> SendCase<'a, T> {
 }
 
 impl<'a, T: Send> SelectCase<'a> for SendCase<'a, T> {
-    fn addr(&self) -> usize {
-        self.ch as *const HChan<T> as usize
+    fn lock_rank(&self) -> usize {
+        self.ch.lock.rank()
     }
     fn lock(&self) -> Locked<'a> {
         Locked(self.ch.lock.lock())
@@ -380,10 +386,10 @@ fn sellock<'a, const N: usize>(
     let mut locks: [Option<Locked<'a>>; N] = std::array::from_fn(|_| None);
     let mut last = None;
     for (k, &i) in lockorder.iter().enumerate() {
-        let addr = cases[i].addr();
-        if last != Some(addr) {
+        let rank = cases[i].lock_rank();
+        if last != Some(rank) {
             locks[k] = Some(cases[i].lock());
-            last = Some(addr);
+            last = Some(rank);
         }
     }
     locks
@@ -409,7 +415,9 @@ pub fn selectgo<'a, const N: usize>(
     }
     // Lock order: by channel address (Go heap-sorts; N is small).
     let mut lockorder: [usize; N] = std::array::from_fn(|i| i);
-    lockorder.sort_unstable_by_key(|&i| cases[i].addr());
+    if LOCK_BY_ADDRESS {
+        lockorder.sort_unstable_by_key(|&i| cases[i].lock_rank());
+    }
 
     let locks = sellock(&cases, &lockorder);
 

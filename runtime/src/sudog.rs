@@ -28,6 +28,13 @@ use std::ptr;
 use crate::park::Waiter;
 use crate::sync_facade::{AtomicUsize, Ordering, UnsafeCell};
 
+/// Seeded bug for the loom suite: a waker claims a select by reading
+/// `SelectDone` and then writing it, instead of one compare-and-swap. Two
+/// wakers on two channels (each holding only its own channel's lock) can
+/// both see "not fired" and both complete a case of the same select: one
+/// value or one partner is lost.
+const CLAIM_WITH_CAS: bool = !cfg!(loom_seeded_bugs = "select_claim_no_cas");
+
 /// Shared by the sudogs of one `select!`: which case fired (Go 1.19 keeps a
 /// `selectDone` flag in the G and the winning sudog in `g.param`).
 #[doc(hidden)]
@@ -48,6 +55,13 @@ impl SelectDone {
 
     /// Claim the select for `case`; false if another case got there first.
     fn claim(&self, case: usize) -> bool {
+        if !CLAIM_WITH_CAS {
+            if self.fired.load(Ordering::Acquire) != Self::NONE {
+                return false;
+            }
+            self.fired.store(case, Ordering::Release);
+            return true;
+        }
         self.fired
             .compare_exchange(Self::NONE, case, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()

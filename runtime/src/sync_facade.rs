@@ -174,6 +174,13 @@ impl SpinLock {
         }
     }
 
+    /// Where this lock stands in the global lock order: code that holds
+    /// several spin locks at once (`select!`) takes them in increasing rank.
+    /// Its address, as Go's `sellock` sorts channels by address.
+    pub(crate) fn rank(&self) -> usize {
+        self as *const SpinLock as usize
+    }
+
     /// Take the lock, spinning (then yielding the thread) while it is held.
     #[inline]
     pub(crate) fn lock(&self) -> SpinGuard<'_> {
@@ -233,9 +240,16 @@ impl Drop for SpinGuard<'_> {
 /// branches (tokio-rs/loom#53). A mutex gives the same Acquire/Release
 /// ordering, so the channel code that takes the lock is checked unchanged;
 /// only the dozen lines of the spin itself are not.
+///
+/// Its [`rank`](SpinLock::rank) is not its address either: loom replays
+/// each execution from a recorded schedule, so everything but the schedule
+/// must be the same in every execution, and heap addresses are not. Locks
+/// are ranked by creation instead (a model creates its channels in the same
+/// order every time).
 #[cfg(loom)]
 pub(crate) struct SpinLock {
     inner: Mutex<()>,
+    rank: usize,
 }
 
 /// Holds a [`SpinLock`]; releases it when dropped.
@@ -247,9 +261,17 @@ pub(crate) struct SpinGuard<'a> {
 #[cfg(loom)]
 impl SpinLock {
     pub(crate) fn new() -> SpinLock {
+        /// Spin locks created so far: not part of any model (a plain std
+        /// atomic), only a stable order.
+        static CREATED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         SpinLock {
             inner: Mutex::new(()),
+            rank: CREATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
+    }
+
+    pub(crate) fn rank(&self) -> usize {
+        self.rank
     }
 
     pub(crate) fn lock(&self) -> SpinGuard<'_> {
