@@ -371,20 +371,10 @@ fn kill_group(pgid: i32) {
     }
 }
 
-/// Resident set size of `pid` in bytes, from `/proc/PID/statm` (0 when
-/// unknown).
+/// Resident set size of `pid` in bytes, from the runtime's OS layer
+/// (`/proc/PID/statm` on Linux, `proc_pidinfo` on macOS); 0 once it is gone.
 pub fn resident_bytes(pid: i32) -> u64 {
-    let Ok(statm) = std::fs::read_to_string(format!("/proc/{pid}/statm")) else {
-        return 0;
-    };
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    pages * page.max(4096) as u64
+    runtime::os::resident_bytes_of(pid).unwrap_or(0)
 }
 
 /// Make a fresh, empty scratch folder at `dir` owned by `uid` (mode 0700),

@@ -39,13 +39,13 @@ pub(crate) fn sched_unchecked() -> &'static Sched {
 }
 
 /// GOMAXPROCS at start: the environment variable if it is a positive number,
-/// else the number of CPUs (Go's `schedinit`).
+/// else the number of CPUs this process may use (Go's `schedinit`, `ncpu`).
 fn initial_gomaxprocs() -> usize {
     std::env::var("GOMAXPROCS")
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|&n| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .unwrap_or_else(crate::os::cpu_count)
 }
 
 /// Start a goroutine running `f` (Go's `go f()`).

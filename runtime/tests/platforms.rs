@@ -9,7 +9,7 @@
 //! Each scenario runs in a child (this binary re-executed with
 //! `RUNTIME_SCENARIO=<name>`, as `process.rs` does), because the layout is
 //! chosen once per process and a stack overflow ends the process. Set
-//! `RUNTIME_TEST_RUNNER` (e.g. `qemu-aarch64 -L /usr/aarch64-linux-gnu`) to run
+//! `CROSS_RUNNER` (e.g. `qemu-aarch64 -L /usr/aarch64-linux-gnu`) to run
 //! the children through an emulator: `just cross` does, to run this file on
 //! aarch64.
 
@@ -138,10 +138,10 @@ mod scenarios {
         }
     }
 
-    /// This binary again, through `RUNTIME_TEST_RUNNER` when set.
+    /// This binary again, through `CROSS_RUNNER` when set.
     fn child(name: &str, env: &[(&str, &str)]) -> assert_cmd::assert::Assert {
         let exe = std::env::current_exe().expect("test binary path");
-        let runner = std::env::var("RUNTIME_TEST_RUNNER").unwrap_or_default();
+        let runner = std::env::var("CROSS_RUNNER").unwrap_or_default();
         let mut words = runner.split_whitespace();
         let mut cmd = match words.next() {
             Some(program) => {
@@ -202,6 +202,20 @@ mod scenarios {
                             .and(predicate::str::contains(
                             "-byte limit\nfatal error: stack overflow\n\ngoroutine 2 [running]:\n",
                         )),
+                    );
+                },
+            ),
+            (
+                "a stack overflow through the guard this machine chose is Go's report",
+                || {
+                    // Here a guard region; under qemu-user, whose madvise
+                    // pretends, the probe must have chosen mprotect instead.
+                    child("stack-overflow", &[]).code(2).stderr(
+                        predicate::str::starts_with("runtime: goroutine stack exceeds ").and(
+                            predicate::str::contains(
+                                "fatal error: stack overflow\n\ngoroutine 2 [running]:\n",
+                            ),
+                        ),
                     );
                 },
             ),

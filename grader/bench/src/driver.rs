@@ -464,20 +464,11 @@ fn go_binary() -> Option<PathBuf> {
 }
 
 fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
+    let (cpu, os) = runtime::os::machine();
+    let cpu = cpu.unwrap_or_else(|| "unknown CPU".into());
+    let os = os.unwrap_or_else(|| format!("{} (release unknown)", runtime::os::NAME));
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default();
-    format!("{cpu}, {cores} cores, Linux {kernel}")
+    format!("{cpu}, {cores} cores, {os}")
 }
 
 /// Entry point of `bench` without `child`.

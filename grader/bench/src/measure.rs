@@ -1,18 +1,11 @@
 //! What the workloads read from the kernel: resident memory, context
 //! switches, CPU affinity; and the CPU-bound work used for the speedup row.
 
-/// Resident set size of this process, in bytes (`/proc/self/statm`, second
-/// field, times the page size). Page tables are not included (see `VmPTE`).
+/// Resident set size of this process, in bytes, from the runtime's OS layer
+/// (Linux: `/proc/self/statm`, page tables not included; macOS:
+/// `proc_pidinfo`'s resident size).
 pub fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("read /proc/self/statm");
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|f| f.parse().ok())
-        .expect("statm has a resident field");
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
-    pages * page
+    runtime::os::resident_bytes().expect("the OS layer reports resident memory on Linux and macOS")
 }
 
 /// Voluntary plus involuntary context switches of every thread of this
@@ -28,13 +21,16 @@ pub fn context_switches() -> u64 {
 }
 
 /// Restrict this process to its first `n` allowed CPUs: how the OS-thread
-/// peer gets a "GOMAXPROCS" for the speedup row.
-pub fn limit_cpus(n: usize) {
+/// peer gets a "GOMAXPROCS" for the speedup row. False where the OS cannot
+/// (macOS has no CPU affinity), so that no figure is printed instead of a
+/// wrong one.
+#[cfg(target_os = "linux")]
+pub fn limit_cpus(n: usize) -> bool {
     // SAFETY: sched_{get,set}affinity on this process with a cpu_set_t we own.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         if libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) != 0 {
-            return;
+            return false;
         }
         let mut keep: libc::cpu_set_t = std::mem::zeroed();
         let mut kept = 0;
@@ -44,8 +40,14 @@ pub fn limit_cpus(n: usize) {
                 kept += 1;
             }
         }
-        libc::sched_setaffinity(0, std::mem::size_of_val(&keep), &keep);
+        libc::sched_setaffinity(0, std::mem::size_of_val(&keep), &keep) == 0
     }
+}
+
+/// See the Linux version: macOS cannot hold threads to `n` CPUs.
+#[cfg(not(target_os = "linux"))]
+pub fn limit_cpus(_n: usize) -> bool {
+    false
 }
 
 /// CPU-bound work that calls nothing: `iters` rounds of xorshift. The result

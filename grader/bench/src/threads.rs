@@ -17,7 +17,14 @@ pub fn main(w: Workload, n: usize) -> ! {
         Workload::Idle => idle(n),
         Workload::Cpu => {
             // "GOMAXPROCS" for threads: the number of CPUs they may use.
-            limit_cpus(procs());
+            if !limit_cpus(procs()) {
+                eprintln!(
+                    "bench: threads cannot be held to {} CPUs on {}: no speedup figure",
+                    procs(),
+                    runtime::os::NAME
+                );
+                std::process::exit(1);
+            }
             cpu(n)
         }
     };

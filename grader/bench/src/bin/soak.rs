@@ -263,14 +263,8 @@ fn usage() -> ! {
     std::process::exit(2)
 }
 
-/// Resident set size (`/proc/self/statm`).
+/// Resident set size, from the runtime's OS layer (`/proc/self/statm` on
+/// Linux, `proc_pidinfo` on macOS).
 fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("read /proc/self/statm");
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|f| f.parse().ok())
-        .expect("statm has a resident field");
-    // SAFETY: sysconf has no preconditions.
-    pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64
+    runtime::os::resident_bytes().expect("the OS layer reports resident memory on Linux and macOS")
 }
