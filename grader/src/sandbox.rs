@@ -226,8 +226,8 @@ impl Sandbox {
                         if libc::setsid() < 0 {
                             return Err(io::Error::last_os_error());
                         }
-                        if net && libc::unshare(libc::CLONE_NEWNET) != 0 {
-                            return Err(io::Error::last_os_error());
+                        if net {
+                            unshare_net()?;
                         }
                         set_rlimits(limits)?;
                         drop_to(uid)
@@ -359,7 +359,8 @@ impl Sandbox {
         unsafe {
             cmd.pre_exec(move || {
                 // If the grader dies, bwrap dies, and with it the sandbox
-                // (--die-with-parent).
+                // (--die-with-parent). bwrap is Linux-only.
+                #[cfg(target_os = "linux")]
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                     return Err(io::Error::last_os_error());
                 }
@@ -430,7 +431,8 @@ impl Sandbox {
     }
 }
 
-/// Processes whose owner (effective uid) is `uid`.
+/// Processes whose owner (effective uid) is `uid` (Linux: from `/proc`).
+#[cfg(target_os = "linux")]
 pub fn pids_of(uid: u32) -> Vec<i32> {
     let Ok(dir) = fs::read_dir("/proc") else {
         return Vec::new();
@@ -443,6 +445,7 @@ pub fn pids_of(uid: u32) -> Vec<i32> {
         .collect()
 }
 
+#[cfg(target_os = "linux")]
 fn is_zombie(pid: i32) -> bool {
     fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
@@ -451,6 +454,54 @@ fn is_zombie(pid: i32) -> bool {
             after.split_whitespace().next().map(|st| st == "Z")
         })
         .unwrap_or(true)
+}
+
+/// Processes whose owner (effective uid) is `uid` (macOS has no `/proc`:
+/// `proc_listallpids`, then each one's `proc_bsdinfo`).
+#[cfg(target_os = "macos")]
+pub fn pids_of(uid: u32) -> Vec<i32> {
+    // SAFETY: with a null buffer proc_listallpids only counts.
+    let n = unsafe { libc::proc_listallpids(std::ptr::null_mut(), 0) };
+    if n <= 0 {
+        return Vec::new();
+    }
+    // Room for processes started since the count.
+    let mut pids = vec![0 as libc::pid_t; n as usize + 64];
+    let bytes = (pids.len() * std::mem::size_of::<libc::pid_t>()) as libc::c_int;
+    // SAFETY: the buffer holds `bytes` bytes; the call writes at most that
+    // and returns how many pids it wrote.
+    let got = unsafe { libc::proc_listallpids(pids.as_mut_ptr().cast(), bytes) };
+    pids.truncate(got.clamp(0, pids.len() as libc::c_int) as usize);
+    pids.retain(|&pid| {
+        let size = std::mem::size_of::<libc::proc_bsdinfo>() as libc::c_int;
+        // SAFETY: proc_pidinfo writes at most `size` bytes into the zeroed
+        // struct we own and returns how many it wrote.
+        let (n, info) = unsafe {
+            let mut info: libc::proc_bsdinfo = std::mem::zeroed();
+            let n =
+                libc::proc_pidinfo(pid, libc::PROC_PIDTBSDINFO, 0, (&raw mut info).cast(), size);
+            (n, info)
+        };
+        pid > 0 && n == size && info.pbi_uid == uid && info.pbi_status != libc::SZOMB
+    });
+    pids
+}
+
+/// A network namespace of its own for the calling process (Linux only).
+#[cfg(target_os = "linux")]
+fn unshare_net() -> io::Result<()> {
+    // SAFETY: plain system call; async-signal-safe.
+    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// macOS has no network namespaces: the setuid fallback there leaves the
+/// network reachable (and says so).
+#[cfg(not(target_os = "linux"))]
+fn unshare_net() -> io::Result<()> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
 /// Resident memory of all processes of `uid`, in bytes.
@@ -483,6 +534,7 @@ fn kill_as(uid: u32) {
 
 /// Become `uid` (and gid `uid`), no supplementary groups, for good:
 /// `setresuid` to a non-zero uid clears every capability.
+#[cfg(target_os = "linux")]
 fn drop_to(uid: u32) -> io::Result<()> {
     // SAFETY: plain system calls; async-signal-safe.
     unsafe {
@@ -490,6 +542,23 @@ fn drop_to(uid: u32) -> io::Result<()> {
             || libc::setresgid(uid, uid, uid) != 0
             || libc::setresuid(uid, uid, uid) != 0
             || libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Become `uid` (and gid `uid`), no supplementary groups, for good: on
+/// macOS `setuid` as root sets the real, effective and saved uids (there is
+/// no `setresuid`, and no `no_new_privs`).
+#[cfg(target_os = "macos")]
+fn drop_to(uid: u32) -> io::Result<()> {
+    // SAFETY: plain system calls; async-signal-safe.
+    unsafe {
+        if libc::setgroups(0, std::ptr::null()) != 0
+            || libc::setgid(uid) != 0
+            || libc::setuid(uid) != 0
         {
             return Err(io::Error::last_os_error());
         }
