@@ -41,14 +41,14 @@ mod scenarios {
 
     /// `LIVE` goroutines parked at once on a gate, then released; prints the
     /// guard layout and how many kernel mappings their stacks added.
-    fn many_live() {
+    fn many_live(live: usize) {
         let before = mappings();
         let gate = Arc::new(WaitGroup::new());
         let started = Arc::new(WaitGroup::new());
         let all_done = Arc::new(WaitGroup::new());
         let passed = Arc::new(AtomicUsize::new(0));
         gate.add(1);
-        for _ in 0..LIVE {
+        for _ in 0..live {
             started.add(1);
             all_done.add(1);
             let (gate, started, all_done, passed) = (
@@ -104,7 +104,8 @@ mod scenarios {
                     runtime::stack::usable_size()
                 );
             }),
-            "many-live" => runtime::main(many_live),
+            "many-live" => runtime::main(|| many_live(LIVE)),
+            "past-the-map-limit" => runtime::main(|| many_live(40_000)),
             "stack-overflow" => runtime::main(|| {
                 let wg = Arc::new(WaitGroup::new());
                 wg.add(1);
@@ -259,6 +260,28 @@ mod scenarios {
                         LIVE + 1
                     );
                     assert!(out.starts_with(&want), "{out}");
+                },
+            ),
+            (
+                "past vm.max_map_count, mprotect guards fail naming the limit and the fix",
+                || {
+                    // 40,000 stacks need 80,000 mappings with mprotect guards.
+                    let limit = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+                        .ok()
+                        .and_then(|s| s.trim().parse::<u64>().ok());
+                    if !limit.is_some_and(|l| l < 75_000) {
+                        eprintln!("skipped: vm.max_map_count is {limit:?}, not the default");
+                        return;
+                    }
+                    child("past-the-map-limit", MPROTECT).code(2).stderr(
+                        predicate::str::starts_with(
+                            "fatal error: cannot install a stack guard page: the process \
+                             reached the kernel's limit on memory mappings (vm.max_map_count = ",
+                        )
+                        .and(predicate::str::contains(
+                            "sudo sysctl -w vm.max_map_count=1048576",
+                        )),
+                    );
                 },
             ),
             (

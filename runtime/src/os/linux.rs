@@ -1,5 +1,5 @@
 //! The OS layer on Linux (Go: `os_linux.go`, `mem_linux.go`). WSL2 is Linux
-//! too: its kernel (6.6 today) predates guard regions, so it takes the
+//! too: its kernel (6.6 at the time of writing) predates guard regions, so it takes the
 //! `mprotect` guards.
 
 use super::{GuardKind, ThreadState};

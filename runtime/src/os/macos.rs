@@ -4,9 +4,9 @@
 //! What differs from Linux, and why it is fine for a student:
 //! - pages are 16 KiB on Apple Silicon, so each stack's guard is 16 KiB (the
 //!   usable stack is 240 KiB instead of 252 KiB);
-//! - there are no guard regions, so every guard is an `mprotect`ed page;
-//!   macOS has no `vm.max_map_count`-like cap on mappings, so this does not
-//!   limit the number of goroutines;
+//! - there are no guard regions, so every guard is an `mprotect`ed page
+//!   (macOS has no `vm.max_map_count`; how many goroutines fit there is not
+//!   measured);
 //! - touching a `PROT_NONE` page raises `SIGBUS` (an unmapped address still
 //!   raises `SIGSEGV`), so the stack-overflow handler listens for both;
 //! - there is no `/proc`: thread states come from mach `thread_info`, resident
