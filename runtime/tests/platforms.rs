@@ -269,7 +269,7 @@ mod scenarios {
                     let limit = std::fs::read_to_string("/proc/sys/vm/max_map_count")
                         .ok()
                         .and_then(|s| s.trim().parse::<u64>().ok());
-                    if !limit.is_some_and(|l| l < 75_000) {
+                    if limit.is_none_or(|l| l >= 75_000) {
                         eprintln!("skipped: vm.max_map_count is {limit:?}, not the default");
                         return;
                     }
