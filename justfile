@@ -28,7 +28,12 @@ check N:
 hint N:
     @cargo run -q -p grader --bin grader -- hint "$1"
 
-# Which exercises pass so far.
+# Watch mode: re-check the current exercise (the first failing, or N) on every save; keys h hint, l list, r run, t trace, c check, q quit (`--poll` where saves go unnoticed).
+[no-exit-message]
+watch *N:
+    @cargo run -q -p grader --bin grader -- watch "$@"
+
+# Which exercises pass so far: the progress bar and the first failing exercise.
 [no-exit-message]
 progress:
     @cargo run -q -p grader --bin grader -- progress

@@ -14,6 +14,7 @@
 //! | `report.rs` | table, Gradescope `results.json`, JUnit XML |
 //! | `kit.rs` | `just student-kit DIR`: the repository without solutions |
 //! | `class.rs` | a class of submissions in parallel, CSV |
+//! | `watch/` | `just watch`: re-check on every save, progress bar, hints |
 //! | `program.rs`, `model.rs` | random goroutine programs and their reference model |
 //!
 //! The `grader` binary is the command line (`just check`, `just grade`);
@@ -32,4 +33,5 @@ pub mod report;
 pub mod run;
 pub mod sandbox;
 pub mod schedule;
+pub mod watch;
 pub mod workspace;

@@ -14,6 +14,7 @@ use grader::class;
 use grader::grade::{grade, totals, CheckResult, Place, Setup};
 use grader::report;
 use grader::sandbox::{Kind, Sandbox, Toolchain};
+use grader::watch;
 use grader::workspace::{self, Pristine, Submission, Worker};
 
 /// The usage text (`grader --help`, and after a mistake). The exercise
@@ -25,6 +26,9 @@ fn usage() -> String {
   grader check N               grade exercise N ({keys})
   grader hint N                print the hint of exercise N
   grader progress              which exercises pass
+  grader watch [N]             re-check exercise N (or the first failing) on every save
+      --poll                     poll the files instead of file events (or GRADER_WATCH=poll)
+      --plain                    plain lines even on a terminal
   grader grade [OPTIONS]       every check: table, total; exit 0 iff all pass
       --submission DIR           grade DIR's exercise files instead of the workspace's
       --gradescope PATH          write Gradescope's results.json
@@ -48,7 +52,7 @@ options for all:
 }
 
 /// Options that take no value.
-const FLAGS: [&str; 1] = ["no-sandbox"];
+const FLAGS: [&str; 3] = ["no-sandbox", "poll", "plain"];
 
 /// Options of the instructors' commands (`grade`, `class`).
 const INSTRUCTOR: [&str; 3] = ["no-sandbox", "sandbox", "build-timeout"];
@@ -86,6 +90,10 @@ impl Args {
             }
         }
         Ok(Args { words, options })
+    }
+
+    fn flag(&self, key: &str) -> bool {
+        self.get(key).is_some()
     }
 
     fn get(&self, key: &str) -> Option<&str> {
@@ -147,6 +155,25 @@ fn dispatch(args: &Args) -> Result<ExitCode, String> {
         ["progress"] => {
             args.refuse_unknown(&[])?;
             Ok(progress(&root))
+        }
+        ["watch", rest @ ..] => {
+            args.refuse_unknown(&["poll", "plain"])?;
+            let start = match rest {
+                [] => None,
+                [key] => Some(exercise(key)?),
+                _ => return Err("watch takes at most one exercise".into()),
+            };
+            let mode = if args.flag("poll") {
+                watch::Mode::Poll
+            } else {
+                watch::Mode::from_env()?
+            };
+            let opts = watch::Options {
+                start,
+                mode,
+                plain: args.flag("plain"),
+            };
+            watch::watch(&root, opts).map_err(|e| format!("watch: {e}"))
         }
         ["grade"] => {
             args.refuse_unknown(
