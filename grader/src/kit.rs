@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The `justfile` recipes a student uses.
-const RECIPES: [&str; 6] = ["default", "lesson", "lessons", "check", "hint", "progress"];
+const RECIPES: [&str; 7] = [
+    "default", "lesson", "lessons", "check", "hint", "watch", "progress",
+];
 
 /// What is copied: (folder, names left out directly under it).
 const TREES: [(&str, &[&str]); 3] = [
@@ -122,7 +124,9 @@ pub fn student_justfile(justfile: &str) -> String {
                 out.push('\n');
             }
             pending_comment.clear();
-        } else if line.starts_with('#') && !in_header {
+        } else if (line.starts_with('#') || line.starts_with('[')) && !in_header {
+            // A comment or an attribute (`[no-exit-message]`) belongs to
+            // the recipe below it, and goes or stays with it.
             pending_comment.push_str(line);
             pending_comment.push('\n');
         } else if in_header || (keeping && !line.is_empty()) {
@@ -151,6 +155,32 @@ mod tests {
         assert!(
             !s.contains("test:") && !s.contains("loom") && !s.contains("# Tests."),
             "{s}"
+        );
+    }
+
+    #[test]
+    fn attributes_go_with_their_recipe() {
+        let j = "# top
+
+# Check.
+[no-exit-message]
+check N:
+    @check
+
+# Grade.
+[no-exit-message]
+grade:
+    @grade
+
+# Progress.
+[no-exit-message]
+progress:
+    @progress
+";
+        let s = student_justfile(j);
+        assert_eq!(
+            s,
+            "# top\n\n# Check.\n[no-exit-message]\ncheck N:\n    @check\n\n# Progress.\n[no-exit-message]\nprogress:\n    @progress\n"
         );
     }
 }
