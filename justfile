@@ -80,8 +80,9 @@ cross:
     done
     # Linux on ARM: the lessons built for aarch64 (release: under emulation a
     # debug build is slow enough for sysmon to time-slice lesson 1), checked
-    # by the x86_64 lesson tests through qemu-aarch64; then tests/platforms.rs
-    # (guards, stack overflow, 16 KiB layout) built for aarch64 and run there.
+    # by the x86_64 lesson tests through qemu-aarch64; then the runtime's unit
+    # tests (OS layer, stack allocator) and tests/platforms.rs (guards, stack
+    # overflow, 16 KiB layout) built for aarch64 and run there.
     t=aarch64-unknown-linux-gnu
     if [ "$(uname -s)-$(uname -m)" != Linux-x86_64 ]; then
         skip "aarch64 under qemu needs an x86_64 Linux host"
@@ -98,7 +99,7 @@ cross:
         # small machine can be descheduled for a whole 10 ms time slice.
         CROSS_BIN_DIR="$PWD/target/$t/release" CROSS_RUNNER="$runner" \
             cargo test -q -p lessons --test lessons -- --test-threads=1
-        CROSS_RUNNER="$runner" cargo test -q --target "$t" -p runtime --test platforms
+        CROSS_RUNNER="$runner" cargo test -q --target "$t" -p runtime --lib --test platforms
         echo "cross: lessons and platform tests pass on $t under qemu-aarch64"
     fi
     echo "cross: done in $((SECONDS - start)) s"

@@ -69,7 +69,8 @@ pub struct Sandbox {
 /// Resource limits for one sandboxed process tree (`setrlimit`).
 #[derive(Debug, Clone, Copy)]
 pub struct Rlimits {
-    /// Processes and threads of the sandbox uid (`RLIMIT_NPROC`).
+    /// Processes and threads of the sandbox uid (`RLIMIT_NPROC`; macOS
+    /// counts processes only).
     pub processes: u64,
     /// Largest file it may write (`RLIMIT_FSIZE`).
     pub file_size: u64,

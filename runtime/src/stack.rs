@@ -258,7 +258,7 @@ mod tests {
             assert_eq!(region % PAGE_16K, 0, "{kind:?}: region aligned to 16 KiB");
             for i in 0..STACKS_PER_REGION {
                 let limit = region + i * STACK_SIZE;
-                for off in (0..PAGE_16K).step_by(4096).chain([PAGE_16K - 1]) {
+                for off in (0..PAGE_16K).step_by(os::page_size()).chain([PAGE_16K - 1]) {
                     assert!(
                         !os::is_readable(limit + off, 1),
                         "{kind:?}: stack {i}, guard byte {off} is readable"
