@@ -116,7 +116,7 @@ struct Pty {
 impl Pty {
     fn spawn(mut cmd: Command) -> Pty {
         let (mut master, mut slave) = (0, 0);
-        let size = libc::winsize {
+        let mut size = libc::winsize {
             ws_row: 24,
             ws_col: 80,
             ws_xpixel: 0,
@@ -125,12 +125,13 @@ impl Pty {
         // SAFETY: openpty writes two fds into the ints we pass; the name and
         // termios pointers may be null; `size` outlives the call.
         let rc = unsafe {
+            // (`*mut` pointers: macOS's openpty takes them mutable.)
             libc::openpty(
                 &mut master,
                 &mut slave,
                 std::ptr::null_mut(),
-                std::ptr::null(),
-                &size,
+                std::ptr::null_mut(),
+                &raw mut size,
             )
         };
         assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
@@ -144,7 +145,7 @@ impl Pty {
         // session, with the pty (now stdin) as its controlling terminal.
         unsafe {
             cmd.pre_exec(|| {
-                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY as _, 0) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
