@@ -285,6 +285,19 @@ fn the_screen_follows_the_student() {
     pty.press("y");
     pty.wait_for(&["Exercise 6 of 7", "every fast value came before"]);
 
+    // `r` runs the program and shows what it printed; `t` adds the
+    // scheduler's pictures (RUNTIME_TRACE=1).
+    pty.press("r");
+    pty.wait_for(&["output of exercise6", "fast 1", "slow 1"]);
+    pty.press("\x1b");
+    pty.press("t");
+    pty.wait_for(&[
+        "scheduler trace of exercise6 (RUNTIME_TRACE=1)",
+        "M0, the program's main thread",
+    ]);
+    pty.press("\x1b");
+    pty.wait_for(&["Exercise 6 of 7", "every fast value came before"]);
+
     // `q` quits, and gives the terminal back.
     pty.press("q");
     assert!(pty.wait_exit().success());
@@ -350,4 +363,28 @@ fn plain_lines_when_stdout_is_not_a_terminal() {
         "no terminal escapes in plain output:\n{o}"
     );
     assert!(o.contains("/7 exercises"), "the progress bar:\n{o}");
+}
+
+#[test]
+fn with_no_input_it_checks_once_and_stops() {
+    // What CI gets from `just watch < /dev/null`: every exercise checked,
+    // the current one printed, then the end (status 0), nothing left open.
+    let kit = kit();
+    let out = grader(&kit)
+        .arg("watch")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains("exercise 1 (lessons/exercises/exercise1.rs)"),
+        "starts at the first exercise that does not pass:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("→ A's lines: stops after line 100 ([A:1]): -[A:0]"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("/7 exercises"), "{stdout}");
+    assert!(!stdout.contains('\x1b'), "{stdout}");
 }
