@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use crate::build::{build, build_in, Built, Job};
 use crate::catalog::{Check, Ctx, Exercise};
 use crate::report::{sanitize, REASON_MAX};
-use crate::run::{fresh_scratch, run, run_in, Limits, Outcome};
+use crate::run::{fresh_scratch, run_in, Limits, Outcome};
 use crate::sandbox::{Jail, Kind, Rlimits, Sandbox, Toolchain, PATH};
 use crate::workspace::Worker;
 
@@ -115,6 +115,7 @@ pub fn grade(
         place,
         cache: HashMap::new(),
         bin: "",
+        key: "",
         attempt: 0,
         limits: Limits::default(),
     };
@@ -126,6 +127,7 @@ pub fn grade(
                 Err(why.clone())
             } else {
                 runs.bin = ex.bin;
+                runs.key = ex.key;
                 runs.limits.timeout = ex
                     .checks()
                     .map(|c| c.timeout)
@@ -134,7 +136,9 @@ pub fn grade(
                 let mut verdict = Err(String::new());
                 for attempt in 0..check.attempts {
                     runs.attempt = attempt;
-                    verdict = (check.verify)(&mut runs);
+                    // The property must hold, and the runtime's account
+                    // must show the program really made that output.
+                    verdict = (check.verify)(&mut runs).and_then(|()| runs.account());
                     if verdict.is_ok() {
                         break;
                     }
@@ -190,7 +194,7 @@ fn build_worker(worker: &Worker, setup: &Setup, bins: &[&str]) -> Built {
 /// read-only, the target directory writable (it belongs to the build uid).
 fn build_jail(worker: &Worker, setup: &Setup) -> io::Result<Jail> {
     let sb = &setup.sandbox;
-    let uid = sb.build_uid(worker.index);
+    let uid = worker.slot.build_uid();
     let target = worker.target();
     fs::create_dir_all(&target)?;
     if sb.isolated() {
@@ -220,6 +224,7 @@ fn build_jail(worker: &Worker, setup: &Setup) -> io::Result<Jail> {
             processes: 4096,
             file_size: 1 << 30,
         },
+        report: false,
     };
     let (cargo_home, home) = if sb.kind == Kind::Bwrap {
         (PathBuf::from("/sandbox/cargo"), PathBuf::from("/tmp"))
@@ -291,7 +296,7 @@ fn run_worker(
     exe: &Path,
     limits: Limits,
 ) -> io::Result<Outcome> {
-    let uid = sandbox.run_uid(worker.index);
+    let uid = worker.slot.run_uid();
     let scratch = fresh_scratch(&worker.scratch(), if sandbox.isolated() { uid } else { 0 })?;
     let mut jail = Jail {
         uid,
@@ -310,6 +315,7 @@ fn run_worker(
             processes: 512,
             file_size: 16 << 20,
         },
+        report: true,
     };
     let home = jail.inside(sandbox.kind, &scratch).display().to_string();
     jail.env = vec![
@@ -332,13 +338,20 @@ fn run_worker(
     outcome
 }
 
+/// One run: its stdout (or why it failed), and the verdict on the
+/// runtime's account of it.
+type Run = (Result<String, String>, Result<(), String>);
+
 /// The runs of the exercise being graded, made once and shared by its
 /// checks.
 struct Runs<'a> {
     built: Built,
     place: &'a Place<'a>,
-    cache: HashMap<(String, u32), Result<String, String>>,
+    /// Each run's stdout (or why it failed), and the verdict on the
+    /// runtime's account of it (see `account.rs`).
+    cache: HashMap<(String, u32), Run>,
     bin: &'static str,
+    key: &'static str,
     attempt: u32,
     limits: Limits,
 }
@@ -346,24 +359,53 @@ struct Runs<'a> {
 impl Runs<'_> {
     fn get(&mut self, bin: &str, nth: u32) -> Result<String, String> {
         let key = (bin.to_string(), nth);
-        if let Some(r) = self.cache.get(&key) {
+        if let Some((r, _)) = self.cache.get(&key) {
             return r.clone();
         }
+        let mut account = Ok(());
         let result = match self.built.get(bin) {
             None => Err(format!("{bin} was not built")),
             Some(Err(e)) => Err(e.clone()),
             Some(Ok(exe)) => match self.run(exe) {
                 Err(e) => Err(format!("cannot run {}: {e}", exe.display())),
-                Ok(outcome) => outcome.clean().map(|()| outcome.stdout),
+                Ok(outcome) => outcome.clean().map(|()| {
+                    // The exercise's own runs: did the program really do it?
+                    if bin == self.bin {
+                        account =
+                            crate::account::verify(self.key, &outcome.report, &outcome.stdout);
+                    }
+                    outcome.stdout
+                }),
             },
         };
-        self.cache.insert(key, result.clone());
+        self.cache.insert(key, (result.clone(), account));
         result
+    }
+
+    /// The verdict on the runtime's account of the current attempt's run
+    /// (`Ok` when the check did not run the exercise).
+    fn account(&self) -> Result<(), String> {
+        self.cache
+            .get(&(self.bin.to_string(), self.attempt))
+            .map_or(Ok(()), |(_, account)| account.clone())
     }
 
     fn run(&self, exe: &Path) -> io::Result<Outcome> {
         match self.place {
-            Place::Own { root, .. } => run(exe, &[], &[], root, self.limits),
+            Place::Own { root, .. } => {
+                let jail = Jail {
+                    uid: 0,
+                    mounts: Vec::new(),
+                    cwd: root.to_path_buf(),
+                    env: Vec::new(),
+                    rlimits: Rlimits {
+                        processes: 0,
+                        file_size: 0,
+                    },
+                    report: true,
+                };
+                run_in(&Sandbox::none(""), &jail, exe, &[], self.limits)
+            }
             Place::Worker { worker, setup } => run_worker(worker, &setup.sandbox, exe, self.limits),
         }
     }

@@ -6,6 +6,7 @@
 //! | `catalog.rs` | the exercises and every check (id, title, points, timeout) |
 //! | `props.rs` | properties of output that hold on any schedule |
 //! | `schedule.rs` | exercise 4: the order lesson 1 really runs in |
+//! | `account.rs` | the runtime's exit report: goroutines, waits, Ms, leaks |
 //! | `run.rs` | running untrusted programs: timeout, output and memory caps |
 //! | `sandbox.rs` | isolation: bubblewrap or a dedicated uid, kill-by-uid, rlimits |
 //! | `build.rs` | `cargo build --keep-going`: one compile error costs one exercise |
@@ -21,6 +22,7 @@
 //! `goprog` runs a [`program::Program`] on the runtime for the property
 //! tests.
 
+pub mod account;
 pub mod build;
 pub mod catalog;
 pub mod class;

@@ -12,9 +12,10 @@
 //! grader waiting. The grader then fails the checks that needed this run,
 //! with that reason, and carries on.
 
+use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::AsRawFd;
-use std::os::unix::process::ExitStatusExt;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{ChildStderr, ChildStdout, Stdio};
 use std::time::{Duration, Instant};
@@ -69,6 +70,8 @@ pub struct Outcome {
     pub stderr: String,
     /// The limits it ran under (for messages).
     pub limits: Limits,
+    /// What the runtime wrote to the exit-report pipe (empty without one).
+    pub report: String,
 }
 
 impl Outcome {
@@ -172,6 +175,7 @@ pub fn run(
             processes: 0,
             file_size: 0,
         },
+        report: false,
     };
     run_in(&Sandbox::none(""), &jail, program, args, limits)
 }
@@ -184,9 +188,35 @@ pub fn run_in(
     args: &[&str],
     limits: Limits,
 ) -> io::Result<Outcome> {
+    let mut jail = jail.clone();
+    let report = if jail.report {
+        jail.env
+            .push(("RUNTIME_EXIT_REPORT".into(), REPORT_FD.to_string()));
+        Some(report_pipe()?)
+    } else {
+        None
+    };
+    let jail = &jail;
     let mut cmd = sandbox.command(jail, program, args);
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    if let Some((_, write)) = &report {
+        let wfd = write.as_raw_fd();
+        // SAFETY: between fork and exec; dup2 and fcntl are
+        // async-signal-safe. dup2 onto REPORT_FD clears close-on-exec there.
+        unsafe {
+            cmd.pre_exec(move || {
+                if wfd == REPORT_FD {
+                    libc::fcntl(wfd, libc::F_SETFD, 0);
+                } else if libc::dup2(wfd, REPORT_FD) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
     let mut child = cmd.spawn()?;
+    // Only the program may hold the write end now: EOF when it is gone.
+    let mut report = report.map(|(read, _write)| Pipe::new(Some(File::from(read)), "report"));
     let pid = child.id() as i32;
     let mut out = Pipe::new(child.stdout.take(), "stdout");
     let mut err = Pipe::new(child.stderr.take(), "stderr");
@@ -256,6 +286,11 @@ pub fn run_in(
             Duration::from_millis(10),
         );
     }
+    let mut report_text = Vec::new();
+    if let Some(r) = &mut report {
+        r.drain(64 << 10);
+        report_text = std::mem::take(&mut r.kept);
+    }
     let ending = match (ending, out.flooded.or(err.flooded)) {
         (Ending::Exited(_) | Ending::Signaled(_), Some(stream)) => Ending::Flooded(stream),
         (ending, _) => ending,
@@ -265,7 +300,22 @@ pub fn run_in(
         stdout: String::from_utf8_lossy(&out.kept).into_owned(),
         stderr: String::from_utf8_lossy(&err.kept).into_owned(),
         limits,
+        report: String::from_utf8_lossy(&report_text).into_owned(),
     })
+}
+
+/// The descriptor the program gets the exit-report pipe on.
+const REPORT_FD: i32 = 3;
+
+/// A pipe, both ends close-on-exec.
+fn report_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills the array with two new descriptors we then own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fresh descriptors, owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// One output pipe of the program, read without ever blocking.

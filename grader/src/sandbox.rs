@@ -37,10 +37,99 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-/// The first sandbox uid; worker `w` builds as `UID_BASE + 2w` and runs as
-/// `UID_BASE + 2w + 1`. Nothing else on the machine may use these uids:
-/// every process of them is killed after each run.
-pub const UID_BASE: u32 = 61000;
+/// The first sandbox uid. A worker holds one [`Slot`] `k` of [`SLOTS`]
+/// machine-wide and builds as `UID_BASE + 2k`, runs as `UID_BASE + 2k + 1`.
+/// Nothing else on the machine may use these uids: every process of them is
+/// killed after each run.
+pub const UID_BASE: u32 = 61100;
+
+/// How many workers may be sandboxed at once on one machine (all graders
+/// together).
+pub const SLOTS: usize = 64;
+
+/// A pair of sandbox uids, held (`flock` on a file in a root-owned folder)
+/// for as long as this value lives, so that two graders on one machine (two
+/// instructors, two test runs) never share a uid, and one never kills the
+/// other's processes.
+#[derive(Debug)]
+pub struct Slot {
+    /// Its number.
+    pub index: usize,
+    _lock: fs::File,
+}
+
+fn slot_dir() -> PathBuf {
+    std::env::temp_dir().join("grader-sandbox-slots")
+}
+
+fn lock_slot(index: usize, wait: bool) -> io::Result<Option<fs::File>> {
+    use std::os::fd::AsRawFd;
+    let dir = slot_dir();
+    fs::create_dir_all(&dir)?;
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(format!("slot-{index}")))?;
+    let how = if wait {
+        libc::LOCK_EX
+    } else {
+        libc::LOCK_EX | libc::LOCK_NB
+    };
+    // SAFETY: flock on a descriptor we own.
+    if unsafe { libc::flock(file.as_raw_fd(), how) } != 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::WouldBlock {
+            Ok(None)
+        } else {
+            Err(e)
+        };
+    }
+    Ok(Some(file))
+}
+
+impl Slot {
+    /// The first free slot (waiting for one when all are taken).
+    pub fn acquire() -> io::Result<Slot> {
+        loop {
+            for index in 0..SLOTS {
+                if let Some(lock) = lock_slot(index, false)? {
+                    return Ok(Slot { index, _lock: lock });
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The uid this slot builds as.
+    pub fn build_uid(&self) -> u32 {
+        UID_BASE + 2 * self.index as u32
+    }
+
+    /// The uid this slot runs programs as.
+    pub fn run_uid(&self) -> u32 {
+        UID_BASE + 2 * self.index as u32 + 1
+    }
+}
+
+/// Processes of sandbox uids whose slot no grader holds: what a grader
+/// left behind (there must be none).
+pub fn orphans() -> Vec<(u32, Vec<i32>)> {
+    let mut left = Vec::new();
+    for index in 0..SLOTS {
+        // Holding the lock while looking: no grader starts on it meanwhile.
+        let Ok(Some(_lock)) = lock_slot(index, false) else {
+            continue;
+        };
+        for uid in [UID_BASE + 2 * index as u32, UID_BASE + 2 * index as u32 + 1] {
+            let pids = pids_of(uid);
+            if !pids.is_empty() {
+                left.push((uid, pids));
+            }
+        }
+    }
+    left
+}
 
 /// How submitted code is isolated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +179,9 @@ pub struct Jail {
     pub env: Vec<(String, String)>,
     /// Resource limits.
     pub rlimits: Rlimits,
+    /// Hand the program a pipe for the runtime's exit report
+    /// (`RUNTIME_EXIT_REPORT=3`, see `account.rs`).
+    pub report: bool,
 }
 
 impl Jail {
@@ -167,23 +259,17 @@ impl Sandbox {
         self.kind != Kind::None
     }
 
-    /// The uid worker `worker` builds as.
-    pub fn build_uid(&self, worker: usize) -> u32 {
-        UID_BASE + 2 * worker as u32
-    }
-
-    /// The uid worker `worker` runs programs as.
-    pub fn run_uid(&self, worker: usize) -> u32 {
-        UID_BASE + 2 * worker as u32 + 1
-    }
-
     /// One line for the top of the grader's output:
-    /// `sandbox: bwrap (uid 61001, no network, read-only tree)`.
-    pub fn describe(&self, workers: usize) -> String {
-        let uids = if workers <= 1 {
-            format!("uid {}", self.run_uid(0))
-        } else {
-            format!("uids {}-{}", UID_BASE, self.run_uid(workers - 1))
+    /// `sandbox: bwrap (uid 61101, no network, read-only tree)`; `uid` is
+    /// the run uid of the only worker, if there is one.
+    pub fn describe(&self, uid: Option<u32>) -> String {
+        let uids = match uid {
+            Some(uid) => format!("uid {uid}"),
+            None => format!(
+                "one uid of {}-{} per worker",
+                UID_BASE,
+                UID_BASE + 2 * SLOTS as u32 - 1
+            ),
         };
         let note = if self.note.is_empty() {
             String::new()
@@ -379,13 +465,15 @@ impl Sandbox {
         if self.kind == Kind::None || uid < UID_BASE {
             return;
         }
-        for round in 0..200 {
+        // A killed process is gone from /proc only once the kernel has
+        // torn it down (and its parent reaped it): wait up to ~2 s.
+        for round in 0..400 {
             if pids_of(uid).is_empty() {
                 return;
             }
             kill_as(uid);
             if round > 0 {
-                std::thread::sleep(Duration::from_millis(2));
+                std::thread::sleep(Duration::from_millis(5));
             }
         }
     }
@@ -596,8 +684,13 @@ fn probe() -> Sandbox {
     sb.kind = Kind::Setuid;
     sb.setpriv = find_program("setpriv").unwrap_or_default();
     let truth = find_program("true").unwrap_or_else(|| PathBuf::from("/bin/true"));
+    // A slot of its own, so that no other grader's kill reaches the probe.
+    let Ok(slot) = Slot::acquire() else {
+        sb.note = "cannot lock a sandbox slot".into();
+        return sb;
+    };
     let jail = Jail {
-        uid: UID_BASE + 1,
+        uid: slot.run_uid(),
         mounts: Vec::new(),
         cwd: PathBuf::from("/"),
         env: vec![("PATH".into(), PATH.into())],
@@ -605,6 +698,7 @@ fn probe() -> Sandbox {
             processes: 64,
             file_size: 1 << 20,
         },
+        report: false,
     };
     let works = |sb: &Sandbox| {
         sb.command(&jail, &truth, &[])

@@ -331,8 +331,10 @@ fn collect(
 pub struct Worker {
     /// The worker's folder.
     pub dir: PathBuf,
-    /// Its number (which sandbox uids it uses).
+    /// Its number.
     pub index: usize,
+    /// The machine-wide pair of sandbox uids it uses.
+    pub slot: crate::sandbox::Slot,
     _lock: File,
 }
 
@@ -351,6 +353,7 @@ impl Worker {
         Ok(Worker {
             dir,
             index,
+            slot: crate::sandbox::Slot::acquire()?,
             _lock: lock,
         })
     }

@@ -13,6 +13,7 @@
 //! | `RUNTIME_TRACE=1` (`just lesson N --trace`) | a picture on stderr at each scheduling event | `trace/picture.rs` |
 //! | `RUNTIME_TRACE_OUT=FILE` (`--trace-out FILE`) | a timeline for <https://ui.perfetto.dev> | `trace/chrome.rs` |
 //! | `GODEBUG=schedtrace=X,scheddetail=1` | Go's periodic `SCHED` lines | `schedtrace.rs` |
+//! | `RUNTIME_EXIT_REPORT=FD` (the grader) | the runtime's account of the run, at exit | `trace/report.rs` |
 //!
 //! Go's counterpart is its execution tracer (`runtime/trace.go`: `traceGoCreate`
 //! in `newproc`, `traceGoStart` in `execute`, `traceGoPark` in `park_m`, ...),
@@ -43,6 +44,8 @@ use crate::p::P;
 mod chrome;
 #[cfg(not(loom))]
 mod picture;
+#[cfg(not(loom))]
+mod report;
 #[cfg(not(loom))]
 pub(crate) use recorder::{finish, init};
 

@@ -13,7 +13,7 @@ use grader::catalog::{self, Exercise, CHECKS, EXERCISES};
 use grader::class;
 use grader::grade::{grade, totals, CheckResult, Place, Setup};
 use grader::report;
-use grader::sandbox::{Kind, Sandbox, Toolchain};
+use grader::sandbox::{Kind, Sandbox, Toolchain, UID_BASE};
 use grader::watch;
 use grader::workspace::{self, Pristine, Submission, Worker};
 
@@ -321,7 +321,7 @@ fn progress(root: &Path) -> ExitCode {
 /// first line of output. With no isolation on this machine it refuses,
 /// unless `--no-sandbox` says the instructor accepts running submitted code
 /// with their own rights.
-fn setup(root: &Path, args: &Args, workers: usize) -> Result<Setup, String> {
+fn setup(root: &Path, args: &Args, uid: Option<u32>) -> Result<Setup, String> {
     let want = match (args.get("no-sandbox"), args.get("sandbox")) {
         (Some(_), _) | (None, Some("none")) => Some(Kind::None),
         (None, Some("setuid")) => Some(Kind::Setuid),
@@ -333,7 +333,7 @@ fn setup(root: &Path, args: &Args, workers: usize) -> Result<Setup, String> {
         }
     };
     let sandbox = Sandbox::detect(want);
-    println!("{}", sandbox.describe(workers));
+    println!("{}", sandbox.describe(uid.filter(|_| sandbox.isolated())));
     if args.get("sandbox") == Some("bwrap") && sandbox.kind != Kind::Bwrap {
         return Err("--sandbox bwrap: bubblewrap does not work here".into());
     }
@@ -351,7 +351,7 @@ fn setup(root: &Path, args: &Args, workers: usize) -> Result<Setup, String> {
             .ok()
             .and_then(|mut d| d.next())
             .and_then(|e| e.ok())
-            .filter(|e| Sandbox::can_read(sandbox.run_uid(0), &e.path()))
+            .filter(|e| Sandbox::can_read(UID_BASE + 1, &e.path()))
         {
             return Err(format!(
                 "refusing to grade: with the setuid sandbox, submitted code could read {} (chmod -R go-rwx {}, or make the workspace's folder 0700 and use a --work-dir outside it)",
@@ -381,7 +381,9 @@ fn setup(root: &Path, args: &Args, workers: usize) -> Result<Setup, String> {
 /// `just grade`: the workspace's exercise files, or `--submission DIR`'s,
 /// on a worker copy, in the sandbox.
 fn grade_one(root: &Path, work_dir: &Path, args: &Args) -> Result<ExitCode, String> {
-    let setup = setup(root, args, 1)?;
+    let worker =
+        Worker::open(work_dir, 0).map_err(|e| format!("cannot use {}: {e}", work_dir.display()))?;
+    let setup = setup(root, args, Some(worker.slot.run_uid()))?;
     let pristine = Pristine::of(
         root,
         &setup.toolchain.cargo(),
@@ -397,8 +399,6 @@ fn grade_one(root: &Path, work_dir: &Path, args: &Args) -> Result<ExitCode, Stri
         eprintln!("grader: {} is not a folder", dir.display());
         class::failed_all(&format!("the submission {} is not a folder", dir.display()))
     } else {
-        let worker = Worker::open(work_dir, 0)
-            .map_err(|e| format!("cannot use {}: {e}", work_dir.display()))?;
         let sub = Submission::read(&dir);
         println!(
             "submission {} ({} of {} exercise files)",
@@ -427,7 +427,7 @@ fn grade_class(root: &Path, work_dir: &Path, dir: &Path, args: &Args) -> Result<
             .ok_or_else(|| format!("--jobs wants a positive number, not {j:?}"))?,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
-    let setup = setup(root, args, jobs)?;
+    let setup = setup(root, args, None)?;
     let pristine = Pristine::of(
         root,
         &setup.toolchain.cargo(),
