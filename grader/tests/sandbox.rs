@@ -23,7 +23,10 @@ fn scratch_root() -> PathBuf {
     d
 }
 
-fn attack(sb: &Sandbox) {
+/// Run the attacks under `sb`. `escapes`: the deliberately wrong variant,
+/// no isolation, where every attack must succeed (so the probes are real);
+/// it leaves no process behind on purpose.
+fn attack(sb: &Sandbox, escapes: bool) {
     // A slot of our own: no other grader uses its uids meanwhile.
     let slot = Slot::acquire().unwrap();
     let uid = slot.run_uid();
@@ -38,7 +41,11 @@ fn attack(sb: &Sandbox) {
     let secret = graders.join("solution.rs");
     fs::write(&secret, "the answer").unwrap();
     fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).unwrap();
-    let tmp_escape = PathBuf::from(format!("/tmp/sandbox-escape-{}", std::process::id()));
+    let tmp_escape = PathBuf::from(format!(
+        "/tmp/sandbox-escape-{}-{:?}",
+        std::process::id(),
+        sb.kind
+    ));
     let _ = fs::remove_file(&tmp_escape);
 
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -54,11 +61,14 @@ fn attack(sb: &Sandbox) {
         cat {solutions} >/dev/null && echo READ-SOLUTIONS
         (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null && echo CONNECTED
         echo ok > inside && echo WROTE-SCRATCH
-        setsid sleep 300 </dev/null >/dev/null 2>&1 &
-        (sleep 301 &)
-        setsid sleep 302 &
+        if [ -z "{escapes}" ]; then
+            setsid sleep 300 </dev/null >/dev/null 2>&1 &
+            (sleep 301 &)
+            setsid sleep 302 &
+        fi
         echo done
         "#,
+        escapes = if escapes { "yes" } else { "" },
         out = graders.display(),
         tmp = tmp_escape.display(),
         secret = secret.display(),
@@ -85,6 +95,24 @@ fn attack(sb: &Sandbox) {
     sb.sweep_tmp(uid);
     let what = format!("{}: {o:?}", sb.describe(Some(uid)));
     assert_eq!(o.ending, Ending::Exited(0), "{what}");
+    if escapes {
+        for probe in [
+            "WRITE-OUTSIDE",
+            "WROTE-TMP",
+            "READ-SECRET",
+            "READ-SOLUTIONS",
+            "CONNECTED",
+        ] {
+            assert!(
+                o.stdout.contains(probe),
+                "without a sandbox {probe} must succeed: {what}"
+            );
+        }
+        let _ = listener.accept();
+        let _ = fs::remove_file(&tmp_escape);
+        let _ = fs::remove_dir_all(&root);
+        return;
+    }
     assert!(
         o.stdout.contains("WROTE-SCRATCH") && o.stdout.contains("done"),
         "{what}"
@@ -140,12 +168,24 @@ fn no_attempt_escapes_and_nothing_survives() {
         return;
     }
     if best.kind == Kind::Bwrap {
-        attack(&best);
+        attack(&best, false);
     } else {
         eprintln!(
             "NOTE: bubblewrap does not work here ({}): testing the setuid fallback only",
             best.note
         );
     }
-    attack(&Sandbox::detect(Some(Kind::Setuid)));
+    attack(&Sandbox::detect(Some(Kind::Setuid)), false);
+}
+
+#[test]
+fn without_a_sandbox_every_attack_succeeds() {
+    // The deliberately wrong variant: the same probes with no isolation
+    // must all get through, or the test above proves nothing.
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("NOTE: not root: the secret is ours to read anyway; skipped");
+        return;
+    }
+    attack(&Sandbox::none("the wrong variant"), true);
 }
