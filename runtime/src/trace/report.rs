@@ -60,6 +60,11 @@ impl Report {
         let fd = std::env::var("RUNTIME_EXIT_REPORT").ok()?;
         std::env::remove_var("RUNTIME_EXIT_REPORT");
         let fd: i32 = fd.trim().parse().ok().filter(|&fd| fd > 2)?;
+        // Not for the program's children: only this process reports.
+        // SAFETY: fcntl on a descriptor number; a bad one just fails.
+        if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } != 0 {
+            return None;
+        }
         // SAFETY: the grader opened this descriptor for us and nothing else
         // in the process owns it (the variable names it for the runtime).
         let out = unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
