@@ -484,6 +484,54 @@ mod tests {
     }
 
     #[test]
+    fn every_submission_starts_from_the_pristine_copy() {
+        let tmp = std::env::temp_dir().join(format!("grader-pristine-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&tmp);
+        let pristine = Pristine {
+            files: [
+                (PathBuf::from("Cargo.toml"), b"[workspace]\n".to_vec()),
+                (PathBuf::from("lessons/src/lib.rs"), b"// lib\n".to_vec()),
+                (
+                    PathBuf::from("lessons/exercises/exercise1.rs"),
+                    b"template".to_vec(),
+                ),
+            ]
+            .into(),
+        };
+        let worker = Worker::open(&tmp, 0).unwrap();
+        let mut alice = Submission::default();
+        alice.files.insert("exercise1.rs".into(), b"alice".to_vec());
+        worker.prepare(&pristine, &alice).unwrap();
+        let ws = worker.root();
+        assert_eq!(
+            fs::read(ws.join("lessons/exercises/exercise1.rs")).unwrap(),
+            b"alice"
+        );
+        // What a previous submission could have left: a build script, a
+        // changed source, a link, a folder where a file belongs.
+        fs::write(ws.join("lessons/build.rs"), "fn main() {}").unwrap();
+        fs::write(ws.join("lessons/src/lib.rs"), "// evil").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", ws.join("lessons/src/extra.rs")).unwrap();
+        fs::remove_file(ws.join("Cargo.toml")).unwrap();
+        fs::create_dir_all(ws.join("Cargo.toml/inner")).unwrap();
+        worker.prepare(&pristine, &Submission::default()).unwrap();
+        assert!(!ws.join("lessons/build.rs").exists());
+        assert!(fs::symlink_metadata(ws.join("lessons/src/extra.rs")).is_err());
+        assert_eq!(
+            fs::read(ws.join("lessons/src/lib.rs")).unwrap(),
+            b"// lib\n"
+        );
+        assert_eq!(fs::read(ws.join("Cargo.toml")).unwrap(), b"[workspace]\n");
+        // Bob submitted nothing: the template, not Alice's file.
+        assert_eq!(
+            fs::read(ws.join("lessons/exercises/exercise1.rs")).unwrap(),
+            b"template"
+        );
+        drop(worker);
+        fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
     fn unchanged_files_keep_their_time() {
         let tmp = std::env::temp_dir().join(format!("grader-mtime-{}", std::process::id()));
         fs::create_dir_all(&tmp).unwrap();

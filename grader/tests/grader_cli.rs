@@ -277,6 +277,13 @@ const HOSTILE: &[(&str, &[(&str, &str)])] = &[
             ("ex1.terminating", "1000 goroutine(s)"),
         ],
     ),
+    (
+        "run-lesson",
+        &[
+            ("ex4.schedule", "no prediction"),
+            ("ex4.why", "does not name the mechanism"),
+        ],
+    ),
     ("odd-names", &[]),
 ];
 
