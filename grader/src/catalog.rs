@@ -140,6 +140,10 @@ pub trait Ctx {
     /// Stdout of the `nth` clean run of another binary of the `lessons`
     /// package (exercise 4 runs lesson 1).
     fn lesson_output(&mut self, bin: &str, nth: u32) -> Result<String, String>;
+
+    /// Stdout of a clean run of the exercise with `args` (exercise 4 is
+    /// asked about a goroutine count the grader picks).
+    fn output_with(&mut self, args: &[&str]) -> Result<String, String>;
 }
 
 /// One graded check.
@@ -330,16 +334,19 @@ pub const CHECKS: &[Check] = &[
     Check::new(
         "ex4.schedule",
         "4",
-        "the predicted order is the order lesson 1 really runs in",
+        "the predicted order is the order lesson 1 really runs in, and with N goroutines",
         3,
         predicted_schedule,
     ),
     Check::new(
         "ex4.why",
         "4",
-        "a one-line explanation naming the mechanism",
+        "a one-line explanation naming the mechanism, and the rule it names predicts N goroutines",
         1,
-        |c| schedule::check_why(&schedule::parse_prediction(&c.output()?)),
+        |c| {
+            schedule::check_why(&schedule::parse_prediction(&c.output()?))?;
+            general_case(c)
+        },
     ),
     // Exercise 5.
     Check::new(
@@ -649,6 +656,20 @@ fn fan_in_interleaved(out: &str) -> Result<(), String> {
 const LESSON_RUNS: u32 = 3;
 
 fn predicted_schedule(c: &mut dyn Ctx) -> Result<(), String> {
+    lesson1_schedule(c)?;
+    general_case(c)
+}
+
+/// Exercise 4 asked about `N` goroutines, `N` picked when grading starts:
+/// an answer no run of lesson 1 shows.
+fn general_case(c: &mut dyn Ctx) -> Result<(), String> {
+    let n = schedule::grading_n();
+    let out = c.output_with(&[&n.to_string()])?;
+    let actual = schedule::real_order(n)?;
+    schedule::check_general(&out, n, &actual)
+}
+
+fn lesson1_schedule(c: &mut dyn Ctx) -> Result<(), String> {
     let prediction = schedule::parse_prediction(&c.output()?);
     let mut first_err = None;
     for nth in 0..LESSON_RUNS {

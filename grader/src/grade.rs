@@ -294,6 +294,7 @@ fn run_worker(
     worker: &Worker,
     sandbox: &Sandbox,
     exe: &Path,
+    args: &[&str],
     limits: Limits,
 ) -> io::Result<Outcome> {
     let uid = worker.slot.run_uid();
@@ -331,7 +332,7 @@ fn run_worker(
         ),
         ("LANG".into(), "C.UTF-8".into()),
     ];
-    let outcome = run_in(sandbox, &jail, exe, &[], limits);
+    let outcome = run_in(sandbox, &jail, exe, args, limits);
     sandbox.kill_all(uid);
     sandbox.sweep_tmp(uid);
     let _ = fs::remove_dir_all(&scratch);
@@ -358,7 +359,16 @@ struct Runs<'a> {
 
 impl Runs<'_> {
     fn get(&mut self, bin: &str, nth: u32) -> Result<String, String> {
-        let key = (bin.to_string(), nth);
+        self.get_with(bin, &[], nth)
+    }
+
+    fn get_with(&mut self, bin: &str, args: &[&str], nth: u32) -> Result<String, String> {
+        // Runs with arguments are told apart by them (never by `nth` alone).
+        let key = if args.is_empty() {
+            (bin.to_string(), nth)
+        } else {
+            (format!("{bin} {}", args.join(" ")), nth)
+        };
         if let Some((r, _)) = self.cache.get(&key) {
             return r.clone();
         }
@@ -366,11 +376,11 @@ impl Runs<'_> {
         let result = match self.built.get(bin) {
             None => Err(format!("{bin} was not built")),
             Some(Err(e)) => Err(e.clone()),
-            Some(Ok(exe)) => match self.run(exe) {
+            Some(Ok(exe)) => match self.run(exe, args) {
                 Err(e) => Err(format!("cannot run {}: {e}", exe.display())),
                 Ok(outcome) => outcome.clean().map(|()| {
                     // The exercise's own runs: did the program really do it?
-                    if bin == self.bin {
+                    if bin == self.bin && args.is_empty() {
                         account =
                             crate::account::verify(self.key, &outcome.report, &outcome.stdout);
                     }
@@ -390,7 +400,7 @@ impl Runs<'_> {
             .map_or(Ok(()), |(_, account)| account.clone())
     }
 
-    fn run(&self, exe: &Path) -> io::Result<Outcome> {
+    fn run(&self, exe: &Path, args: &[&str]) -> io::Result<Outcome> {
         match self.place {
             Place::Own { root, .. } => {
                 let jail = Jail {
@@ -404,9 +414,11 @@ impl Runs<'_> {
                     },
                     report: true,
                 };
-                run_in(&Sandbox::none(""), &jail, exe, &[], self.limits)
+                run_in(&Sandbox::none(""), &jail, exe, args, self.limits)
             }
-            Place::Worker { worker, setup } => run_worker(worker, &setup.sandbox, exe, self.limits),
+            Place::Worker { worker, setup } => {
+                run_worker(worker, &setup.sandbox, exe, args, self.limits)
+            }
         }
     }
 }
@@ -419,5 +431,9 @@ impl Ctx for Runs<'_> {
     fn lesson_output(&mut self, bin: &str, nth: u32) -> Result<String, String> {
         self.get(bin, nth)
             .map_err(|e| format!("lesson binary {bin}: {e}"))
+    }
+
+    fn output_with(&mut self, args: &[&str]) -> Result<String, String> {
+        self.get_with(self.bin, args, 0)
     }
 }

@@ -7,7 +7,73 @@
 //! same name merged). The grader compares the student's prediction with
 //! that, so the answer is whatever the runtime does, never a constant.
 
+use std::sync::OnceLock;
+
 use crate::props::collapse;
+
+/// The grader's hidden subcommand that runs exercise 4's general case for
+/// real: `grader __schedule N`.
+pub const SCHEDULE_COMMAND: &str = "__schedule";
+
+/// How many goroutines exercise 4's general case has: picked when grading
+/// starts (3 to 8), the same for every check of one grader process, so no
+/// run of a lesson on the student's machine shows the answer.
+pub fn grading_n() -> usize {
+    static N: OnceLock<usize> = OnceLock::new();
+    *N.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() as usize);
+        3 + (nanos ^ std::process::id() as usize) % 6
+    })
+}
+
+/// The order in which the runtime really runs lesson 1's pattern with `n`
+/// goroutines `g1`..`gn` (main, then each `g`, names collapsed into
+/// stretches): the grader runs its own binary (`grader __schedule n`).
+pub fn real_order(n: usize) -> Result<Vec<String>, String> {
+    let me = std::env::current_exe().map_err(|e| format!("cannot find the grader: {e}"))?;
+    let out = std::process::Command::new(&me)
+        .args([SCHEDULE_COMMAND, &n.to_string()])
+        .env_remove("GOMAXPROCS")
+        .output()
+        .map_err(|e| format!("cannot run {} {SCHEDULE_COMMAND}: {e}", me.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{} {SCHEDULE_COMMAND} {n} failed: {}",
+            me.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    Ok(collapse(&names))
+}
+
+/// Check exercise 4's general case: `stdout` is what the program printed
+/// when asked about `n` goroutines; `actual` what the runtime did.
+pub fn check_general(stdout: &str, n: usize, actual: &[String]) -> Result<(), String> {
+    let predicted: Vec<String> = stdout
+        .lines()
+        .map(|l| l.trim().to_lowercase())
+        .filter(|l| !l.is_empty() && !l.starts_with("why:"))
+        .collect();
+    if predicted == actual {
+        return Ok(());
+    }
+    Err(format!(
+        "asked about {n} goroutines g1..g{n} (`exercise4 {n}`, a number the grader picked now), predicted {}, but the runtime ran {}",
+        if predicted.is_empty() {
+            "nothing".to_string()
+        } else {
+            predicted.join(" → ")
+        },
+        actual.join(" → ")
+    ))
+}
 
 /// The goroutines of lesson 1, by the names the exercise uses.
 pub const NAMES: [&str; 3] = ["main", "lowercase", "uppercase"];

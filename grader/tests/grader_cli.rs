@@ -284,6 +284,16 @@ const HOSTILE: &[(&str, &[(&str, &str)])] = &[
             ("ex4.why", "does not name the mechanism"),
         ],
     ),
+    (
+        "copied-order",
+        &[
+            (
+                "ex4.schedule",
+                "a number the grader picked now), predicted main → uppercase",
+            ),
+            ("ex4.why", "a number the grader picked now"),
+        ],
+    ),
     ("odd-names", &[]),
 ];
 

@@ -18,8 +18,15 @@
 //! `why: <your explanation>`. The grader runs the real lesson 1 and compares.
 //! Afterwards run `just lesson 1 --explain` and see if you were right.
 //!
-//! Graded: the order matches what the runtime does; the explanation is one
-//! line and names the reason.
+//! Then turn your explanation into a rule: `predict(n)` gives the order for
+//! the same program with `n` goroutines `g1`..`gn` instead of two (created
+//! in that order, each printing once, main waiting for all of them on one
+//! P). `cargo run -q -p lessons --bin exercise4 -- 5` prints it. The grader
+//! asks about a number it picks when grading, and runs that program for real.
+//!
+//! Graded: the order matches what the runtime does, for lesson 1 and for the
+//! grader's `n`; the explanation is one line, names the reason, and the rule
+//! it names predicts the grader's `n`.
 //!
 //! Check with `just check 4`; stuck? `just hint 4`.
 
@@ -32,7 +39,21 @@ const SCHEDULE: &[&str] = &[
 /// One line: why this order?
 const WHY: &str = "TODO";
 
+/// The order for `n` goroutines `g1`..`gn` (names `"main"`, `"g1"`, ...),
+/// one name per stretch of running, as in `SCHEDULE`.
+fn predict(n: usize) -> Vec<String> {
+    // TODO
+    let _ = n;
+    Vec::new()
+}
+
 fn main() {
+    if let Some(n) = std::env::args().nth(1).and_then(|a| a.parse().ok()) {
+        for name in predict(n) {
+            println!("{name}");
+        }
+        return;
+    }
     for name in SCHEDULE {
         println!("{name}");
     }
