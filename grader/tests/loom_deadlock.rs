@@ -27,13 +27,13 @@ use loom_support::{check, g_exit, m_loop};
 
 /// A scheduler with `procs` Ps and a count of Gs run.
 struct World {
-    sched: Sched,
+    sched: &'static Sched,
     runs: AtomicUsize,
 }
 
 impl World {
     fn new(procs: usize) -> Arc<World> {
-        let sched = Sched::new();
+        let sched = rt::new_sched();
         sched.procresize(procs);
         Arc::new(World {
             sched,
@@ -43,7 +43,7 @@ impl World {
 
     /// A live G that is running and then blocks (reason `why`).
     fn blocked_g(&self, why: WaitReason) -> GRef {
-        let g = rt::new_g(&self.sched);
+        let g = rt::new_g(self.sched);
         rt::set_status(g, Status::Runnable, Status::Running);
         rt::park_g(g, why);
         g
@@ -51,35 +51,35 @@ impl World {
 
     /// An M's loop in which running any G ends the model.
     fn run_m(&self, m: &'static M) {
-        m_loop(&self.sched, m, |g| {
+        m_loop(self.sched, m, |g| {
             self.runs.fetch_add(1, Ordering::Relaxed);
             g_exit(g);
-            rt::shutdown(&self.sched);
+            rt::shutdown(self.sched);
         });
     }
 
     /// An M holding a P, about to look for work, on its own thread.
     fn spawn_finder_m(self: &Arc<Self>) -> thread::JoinHandle<()> {
-        let m = rt::new_m(&self.sched);
-        rt::acquire_idle_p(&self.sched, m);
+        let m = rt::new_m(self.sched);
+        rt::acquire_idle_p(self.sched, m);
         let w = self.clone();
         thread::spawn(move || w.run_m(m))
     }
 
     /// An M parked on the idle list from the start, on its own thread.
     fn spawn_idle_m(self: &Arc<Self>) -> thread::JoinHandle<()> {
-        let m = rt::new_m(&self.sched);
-        assert!(rt::midle_enter(&self.sched, m));
+        let m = rt::new_m(self.sched);
+        assert!(rt::midle_enter(self.sched, m));
         let w = self.clone();
         thread::spawn(move || {
-            if rt::mpark(&w.sched, m) {
+            if rt::mpark(w.sched, m) {
                 w.run_m(m);
             }
         })
     }
 
     fn assert_no_report(&self) {
-        if let Some(r) = rt::deadlock_report(&self.sched) {
+        if let Some(r) = rt::deadlock_report(self.sched) {
             panic!("the deadlock detector fired wrongly:\n{}", r.text);
         }
     }
@@ -98,7 +98,7 @@ fn fires_when_every_goroutine_is_blocked() {
         for m in ms {
             m.join().unwrap();
         }
-        let report = rt::deadlock_report(&w.sched).expect("the detector did not fire");
+        let report = rt::deadlock_report(w.sched).expect("the detector did not fire");
         assert!(
             report.text.starts_with(
                 "fatal error: all goroutines are asleep - deadlock!\n\ngoroutine 1 [semacquire]:\n"
@@ -145,9 +145,9 @@ fn never_fires_while_a_goroutine_runs_or_is_runnable() {
     check("deadlock: quiet while a G runs or is runnable", || {
         let w = World::new(2);
         let g1 = w.blocked_g(WaitReason::Semacquire);
-        let m0 = rt::new_m(&w.sched);
-        let p0 = rt::acquire_idle_p(&w.sched, m0);
-        let g2 = rt::new_g(&w.sched);
+        let m0 = rt::new_m(w.sched);
+        let p0 = rt::acquire_idle_p(w.sched, m0);
+        let g2 = rt::new_g(w.sched);
         rt::set_status(g2, Status::Runnable, Status::Running);
         let m1 = w.spawn_finder_m();
         let m2 = w.spawn_idle_m();

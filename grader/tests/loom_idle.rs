@@ -1,5 +1,5 @@
-//! Loom models of idle and spinning Ms (`runtime/src/sched.rs`:
-//! `find_runnable`, `wakep`, `startm`, `stopm`, `reset_spinning`, and the
+//! Loom models of idle and spinning Ms (`runtime/src/idle.rs`: `wakep`,
+//! `startm`, `stopm`, `reset_spinning`; `find_runnable` in `sched.rs`; and the
 //! "delicate dance": after an M stops spinning it looks at every queue once
 //! more before it sleeps).
 //!
@@ -35,7 +35,7 @@ use loom_support::{check, g_exit, m_loop};
 /// What every model shares: the scheduler, its one G, and how often the G
 /// ran (a plain std atomic: it is read after every thread was joined).
 struct World {
-    sched: Sched,
+    sched: &'static Sched,
     g: GRef,
     runs: AtomicUsize,
 }
@@ -43,9 +43,9 @@ struct World {
 impl World {
     /// A scheduler with 2 Ps and one runnable G, not queued yet.
     fn new() -> Arc<World> {
-        let sched = Sched::new();
+        let sched = rt::new_sched();
         sched.procresize(2);
-        let g = rt::new_g(&sched);
+        let g = rt::new_g(sched);
         Arc::new(World {
             sched,
             g,
@@ -56,22 +56,22 @@ impl World {
     /// The body of an M thread: run Gs until shut down. Running the G ends
     /// the model.
     fn run_m(self: Arc<Self>, m: &'static M) {
-        m_loop(&self.sched, m, |g| {
+        m_loop(self.sched, m, |g| {
             assert!(std::ptr::eq(g, self.g), "an M ran a G nobody queued");
             self.runs.fetch_add(1, Ordering::Relaxed);
             g_exit(g);
-            rt::shutdown(&self.sched);
+            rt::shutdown(self.sched);
         });
     }
 
     /// An M that is already parked on the idle list when the model starts;
     /// its thread sleeps until `startm` hands it a P.
     fn spawn_idle_m(self: &Arc<Self>) -> thread::JoinHandle<()> {
-        let m = rt::new_m(&self.sched);
-        assert!(rt::midle_enter(&self.sched, m));
+        let m = rt::new_m(self.sched);
+        assert!(rt::midle_enter(self.sched, m));
         let w = self.clone();
         thread::spawn(move || {
-            if rt::mpark(&w.sched, m) {
+            if rt::mpark(w.sched, m) {
                 w.run_m(m);
             }
         })
@@ -79,15 +79,15 @@ impl World {
 
     /// An M that holds a P and is about to look for work.
     fn spawn_finder_m(self: &Arc<Self>) -> thread::JoinHandle<()> {
-        let m = rt::new_m(&self.sched);
-        rt::acquire_idle_p(&self.sched, m);
+        let m = rt::new_m(self.sched);
+        rt::acquire_idle_p(self.sched, m);
         let w = self.clone();
         thread::spawn(move || w.run_m(m))
     }
 
     fn assert_ran_once(&self) {
         assert_eq!(self.runs.load(Ordering::Relaxed), 1, "the G must run once");
-        assert!(rt::deadlock_report(&self.sched).is_none());
+        assert!(rt::deadlock_report(self.sched).is_none());
     }
 }
 
@@ -101,8 +101,8 @@ impl World {
 fn go_from_busy_m_while_other_m_goes_idle() {
     check("idle: go from a busy M vs an M going idle", || {
         let w = World::new();
-        let m0 = rt::new_m(&w.sched);
-        let p0 = rt::acquire_idle_p(&w.sched, m0);
+        let m0 = rt::new_m(w.sched);
+        let p0 = rt::acquire_idle_p(w.sched, m0);
         let m1 = w.spawn_finder_m();
         let m2 = w.spawn_idle_m();
 

@@ -16,10 +16,9 @@
 mod loom_support;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use loom::thread;
-use runtime::loom_api::{self as rt, GRef, Sched, LOCAL_QUEUE_SIZE, P};
+use runtime::loom_api::{self as rt, GRef, LOCAL_QUEUE_SIZE, P};
 
 use loom_support::check;
 
@@ -59,13 +58,13 @@ fn drain(p: &P) -> Vec<GRef> {
 #[test]
 fn push_overflow_and_steal() {
     check("runq: runnext + ring + overflow vs steal", || {
-        let sched = Arc::new(Sched::new());
+        let sched = rt::new_sched();
         let (p0, p1) = (new_p(0), new_p(1));
         let n = LOCAL_QUEUE_SIZE as usize + 2;
-        let gs: Vec<GRef> = (0..n).map(|_| rt::new_g(&sched)).collect();
+        let gs: Vec<GRef> = (0..n).map(|_| rt::new_g(sched)).collect();
 
         let owner = {
-            let (sched, gs) = (sched.clone(), gs.clone());
+            let gs = gs.clone();
             thread::spawn(move || {
                 for g in gs {
                     sched.runqput(g, Some(p0));
@@ -81,7 +80,7 @@ fn push_overflow_and_steal() {
 
         let mut out = owner.join().unwrap();
         out.extend(thief.join().unwrap());
-        out.extend(rt::globrunq_take_all(&sched));
+        out.extend(rt::globrunq_take_all(sched));
         assert_exactly_once(&gs, &out);
     });
 }
@@ -94,9 +93,9 @@ fn push_overflow_and_steal() {
 #[test]
 fn wraparound_pop_vs_steal() {
     check("runq: wrap-around, pop vs steal", || {
-        let sched = Arc::new(Sched::new());
+        let sched = rt::new_sched();
         let (p0, p1) = (new_p(0), new_p(1));
-        let gs: Vec<GRef> = (0..5).map(|_| rt::new_g(&sched)).collect();
+        let gs: Vec<GRef> = (0..5).map(|_| rt::new_g(sched)).collect();
 
         let owner = {
             let gs = gs.clone();

@@ -102,18 +102,3 @@ fn format_report(allgs: &[crate::g::GRef]) -> String {
     }
     out
 }
-
-/// What to do when the detector fires: print the report, exit 2. Called
-/// with the scheduler lock held.
-#[cfg(not(loom))]
-pub(crate) fn on_deadlock(_: &Sched, _: &mut Locked, report: DeadlockReport) -> ! {
-    crate::fatal::write_stderr(&report.text);
-    crate::fatal::exit(crate::fatal::EXIT_FATAL)
-}
-
-/// Under loom the process cannot die: record the report for the model to
-/// inspect and stop every M, which is what exiting does to them.
-#[cfg(loom)]
-pub(crate) fn on_deadlock(sched: &Sched, locked: &mut Locked, report: DeadlockReport) {
-    sched.record_deadlock(locked, report);
-}

@@ -1,18 +1,34 @@
 //! How the program ends when something goes wrong, the way Go ends it.
 //!
+//! Lesson idea: "when main returns, the program ends, whatever the other
+//! goroutines are doing". Every way out goes through [`exit`]:
+//!
 //! - `throw`: an internal error of the runtime, `fatal error: <msg>`, exit 2
 //!   (Go's `throw`).
-//! - A panic in any goroutine: `panic: <msg>`, a blank line,
-//!   `goroutine N [running]:` and where it panicked, exit 2. Go does not let a
-//!   panicking goroutine die alone: the whole program stops, so the bug cannot
-//!   go unnoticed. (Go's `fatalpanic` / `printpanics`.)
+//! - a panic in a goroutine (the hook lives in `proc.rs`) and a deadlock
+//!   (`deadlock.rs`) print Go's report and exit 2.
+//!
+//! This file is a floor of the runtime: it imports nothing from it. What
+//! must happen on the way out (tracing completes its timeline file) is
+//! registered from above as an exit hook, like Go's `runtime.exithook`.
 
 use std::io::Write;
-use std::panic::PanicHookInfo;
-use std::sync::Once;
+use std::sync::Mutex;
 
 /// Exit status of a Go program that died of a panic, deadlock or throw.
 pub const EXIT_FATAL: i32 = 2;
+
+/// Functions run by [`exit`] before the process ends, newest first (Go's
+/// `exithook.Add` / `runExitHooks`).
+static EXIT_HOOKS: Mutex<Vec<fn(i32)>> = Mutex::new(Vec::new());
+
+/// Run `hook(code)` on every exit path. Registered once, at start-up.
+pub(crate) fn add_exit_hook(hook: fn(i32)) {
+    EXIT_HOOKS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(hook);
+}
 
 /// Write `text` to stderr in one piece, ignoring errors (there is nowhere
 /// left to report them).
@@ -29,64 +45,17 @@ pub fn throw(msg: &str) -> ! {
 }
 
 /// End the process now, without running other threads' code: like Go's
-/// `exit`, which does not wait for goroutines.
+/// `exit`, which does not wait for goroutines. The exit hooks run first.
 pub fn exit(code: i32) -> ! {
+    // Copy the list and let go of the lock before running the hooks: a hook
+    // that fails ends up here again (a panic inside it reaches the panic
+    // hook, which exits) and must not wait for itself.
+    let hooks = EXIT_HOOKS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    for hook in hooks.iter().rev() {
+        hook(code);
+    }
     // Our print macros write straight to the file descriptor, so there is no
     // runtime buffer to flush; `std::process::exit` also flushes Rust's own
     // stdout buffer for code that used `std::println!`.
-    crate::trace::finish(code);
     std::process::exit(code)
-}
-
-/// Install the panic hook that turns a goroutine's panic into Go's report.
-pub(crate) fn install_panic_hook() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            #[cfg(not(loom))]
-            let g = crate::m::current_g();
-            #[cfg(loom)]
-            let g: Option<crate::g::GRef> = None;
-            match g {
-                // The root of `block_on`: its caller receives the panic.
-                Some(g) if g.catches_panics.load(std::sync::atomic::Ordering::Relaxed) => {
-                    previous(info)
-                }
-                Some(g) => goroutine_panicked(g.goid(), info),
-                // The scheduler itself on an M: a runtime bug, Go's `throw`.
-                #[cfg(not(loom))]
-                None if crate::m::current_m().is_some() => {
-                    let at = info
-                        .location()
-                        .map(|l| format!(" at {}:{}", l.file(), l.line()))
-                        .unwrap_or_default();
-                    throw(&format!("{}{at}", payload_text(info)))
-                }
-                None => previous(info),
-            }
-        }));
-    });
-}
-
-fn payload_text(info: &PanicHookInfo<'_>) -> String {
-    if let Some(s) = info.payload().downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = info.payload().downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(non-string panic payload)".to_string()
-    }
-}
-
-fn goroutine_panicked(goid: u64, info: &PanicHookInfo<'_>) -> ! {
-    let msg = payload_text(info);
-    let at = info
-        .location()
-        .map(|l| format!("{}:{}", l.file(), l.line()))
-        .unwrap_or_else(|| "(unknown location)".into());
-    write_stderr(&format!(
-        "panic: {msg}\n\ngoroutine {goid} [running]:\n\t{at}\n"
-    ));
-    exit(EXIT_FATAL)
 }

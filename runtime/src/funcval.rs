@@ -3,7 +3,7 @@
 //!
 //! Lesson idea: "`go` does not run the function now, it schedules it". Until
 //! the scheduler picks the new G, all it needs is the closure: no stack yet.
-//! A stack is given to a G only when it first runs (`m.rs`), so a program
+//! A stack is given to a G only when it first runs (`gostart` in `g.rs`), so a program
 //! that starts a million goroutines on one P before any of them runs does not
 //! touch a million stacks; each one that finishes hands its warm stack to the
 //! next. (Go allocates the stack in `newproc`; we can do better because our

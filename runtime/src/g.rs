@@ -9,6 +9,11 @@
 //!
 //! Because a G is never freed, it is handed around as `&'static G` (`GRef`):
 //! run queues, wait queues and the all-goroutines list hold plain references.
+//!
+//! A G runs as a stackful coroutine (corosensei): [`gostart`] gives a G that
+//! runs for the first time its stack, and [`switch_to_scheduler`] is how the
+//! running G hands its M back (Go's `gogo` and `mcall`). Which M resumes it,
+//! and what happens then, is the M's business (`m.rs`).
 
 use std::panic::Location;
 
@@ -127,7 +132,7 @@ pub struct G {
     parent_goid: AtomicU64,
     /// The coroutine and stack; owned by whichever M runs the G.
     #[cfg(not(loom))]
-    pub(crate) exec: crate::m::ExecCell,
+    pub(crate) exec: ExecCell,
 }
 
 fn loc_ptr(loc: &'static Location<'static>) -> *mut Location<'static> {
@@ -153,7 +158,7 @@ impl G {
             created_at: AtomicPtr::new(std::ptr::null_mut()),
             parent_goid: AtomicU64::new(0),
             #[cfg(not(loom))]
-            exec: crate::m::ExecCell::new(),
+            exec: ExecCell::new(),
         }
     }
 
@@ -224,5 +229,131 @@ impl G {
             loc_ref(self.created_at.load(Ordering::Relaxed)),
             self.parent_goid.load(Ordering::Relaxed),
         )
+    }
+}
+
+#[cfg(not(loom))]
+pub(crate) use coro::*;
+
+/// The stack-switching part of a G. Not built under loom, which cannot
+/// follow a stack switch (see `loom_api.rs`).
+#[cfg(not(loom))]
+mod coro {
+    use std::cell::{Cell, UnsafeCell};
+
+    use corosensei::{Coroutine, Yielder};
+
+    use super::GRef;
+    use crate::funcval::FuncVal;
+    use crate::stack::Stack;
+
+    /// Why a goroutine handed its M back to the scheduler.
+    pub(crate) enum Yield {
+        /// `gosched()`: go to the global queue, let others run.
+        Gosched,
+        /// Asked by sysmon after 10 ms: same as `Gosched`, as in Go.
+        Preempted,
+        /// Block. The closure runs *after* the switch, on the M's own stack
+        /// (Go's `gopark` `unlockf`): it releases the lock that protects the
+        /// wait queue the G just joined, so no waker can touch the G before
+        /// it is fully parked.
+        Park(*mut (dyn FnMut() + 'static)),
+        /// Back from a system call, but the P was handed off and no other
+        /// is idle: queue the G globally and park this M (Go's
+        /// `exitsyscall0`).
+        ExitSyscallNoP,
+    }
+
+    /// A running or suspended goroutine: its code, on its own stack.
+    pub(crate) type Coro = Coroutine<(), Yield, (), Stack>;
+
+    /// What a G runs: its closure until it starts, then its coroutine
+    /// (which owns the stack) until it returns.
+    pub(crate) struct Exec {
+        /// The function of a G that has not started yet (Go's `g.startpc`).
+        pub(crate) start: FuncVal,
+        /// The running or suspended goroutine, stack included.
+        pub(crate) coro: Option<Coro>,
+    }
+
+    /// The executor state of a G, owned by whichever M runs or created it.
+    pub(crate) struct ExecCell {
+        exec: UnsafeCell<Exec>,
+        /// The coroutine's yielder, set when the coroutine starts; read by the
+        /// G's own code to switch back to its M.
+        yielder: Cell<*const Yielder<(), Yield>>,
+    }
+
+    // SAFETY: an ExecCell is touched only by the M that owns its G: the M
+    // that creates it (before it is queued) or the M that runs it (after
+    // taking it from a run queue with Acquire ordering). Queues publish Gs
+    // with Release, which orders those accesses.
+    //
+    // The coroutine may resume on another thread than the one it suspended
+    // on. The closure it started from is `Send`, but that says nothing about
+    // the values alive on its stack at a suspension point: a `!Send` value
+    // (a `StdoutLock`, a `MutexGuard`, an `Rc` shared with another
+    // goroutine, a borrow of a thread-local) held across a runtime call
+    // would move threads, which the type system cannot forbid here
+    // (corosensei's `Coroutine` is `!Send` for exactly this reason). This
+    // is the runtime's documented contract, on `runtime::go` and in the
+    // README: never hold a `!Send` value across a runtime call. Code that
+    // breaks it can misbehave; Go has no such rule because it has no
+    // thread-affine values.
+    unsafe impl Sync for ExecCell {}
+    // SAFETY: as above.
+    unsafe impl Send for ExecCell {}
+
+    impl ExecCell {
+        pub(crate) fn new() -> ExecCell {
+            ExecCell {
+                exec: UnsafeCell::new(Exec {
+                    start: FuncVal::empty(),
+                    coro: None,
+                }),
+                yielder: Cell::new(std::ptr::null()),
+            }
+        }
+
+        /// # Safety
+        /// The caller owns the G (see the `Sync` impl).
+        #[allow(clippy::mut_from_ref)]
+        pub(crate) unsafe fn get(&self) -> &mut Exec {
+            // SAFETY: per this function's contract.
+            unsafe { &mut *self.exec.get() }
+        }
+    }
+
+    /// Give `g`, which runs for the first time, its coroutine on `stack`
+    /// (the part of Go's `newproc1` that sets up `g.sched` to start at
+    /// `g.startpc`; Go does it at creation, we at first run, so a G that
+    /// never runs costs no stack).
+    pub(crate) fn gostart(g: GRef, exec: &mut Exec, stack: Stack) {
+        let start = std::mem::replace(&mut exec.start, FuncVal::empty());
+        debug_assert!(start.is_set(), "runnable G without a function");
+        exec.coro = Some(Coroutine::with_stack(
+            stack,
+            move |y: &Yielder<(), Yield>, ()| {
+                g.exec.yielder.set(y as *const _);
+                start.call();
+            },
+        ));
+    }
+
+    /// Switch from the running G back to its M's scheduler loop (Go's
+    /// `mcall`).
+    ///
+    /// Inlined into `gopark` and friends: when the G is resumed, possibly
+    /// much later, every return on its way back out was predicted from a
+    /// return stack the scheduler has since overwritten, so each call level
+    /// between the park and the user's code costs a mispredicted return.
+    #[inline(always)]
+    pub(crate) fn switch_to_scheduler(g: GRef, why: Yield) {
+        let y = g.exec.yielder.get();
+        debug_assert!(!y.is_null(), "switch from a G that never started");
+        // SAFETY: `y` was set by this G's coroutine when it started and the
+        // Yielder lives on that coroutine's stack, which is the stack we are
+        // running on right now.
+        unsafe { (*y).suspend(why) };
     }
 }

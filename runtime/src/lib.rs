@@ -9,25 +9,34 @@
 //!
 //! | file | concept |
 //! |---|---|
-//! | `g.rs` | G, a goroutine: its status, why it waits |
-//! | `stack.rs` | goroutine stacks: pooled, guarded |
-//! | `os/` | the OS layer: Linux and macOS behind one set of functions |
-//! | `m.rs` | M, an OS thread running the scheduler loop |
-//! | `p.rs` | P, a logical processor: `runnext` + local run queue |
+//! | `lib.rs` | the crate: this table, the public API, Go beside Rust |
+//! | `g.rs` | G: a goroutine, its status, why it waits; its coroutine and the switch back to its M |
+//! | `funcval.rs` | the function a new goroutine will run, kept in its G until it starts |
+//! | `stack.rs` | goroutine stacks: carved from big regions, each with a guard page |
+//! | `os/mod.rs`, `os/linux.rs`, `os/macos.rs` | the OS layer: page size, stack guards, fault signals, thread state, for Linux and macOS behind one set of functions |
+//! | `m.rs` | M: an OS thread, and its loop (`schedule`, `execute`) |
+//! | `p.rs` | P: a logical processor, its `runnext` slot, local run queue and caches (free Gs, stacks) |
 //! | `runq.rs` | the 256-slot lock-free ring and steal-half |
-//! | `sched.rs` | global queue, idle Ps/Ms, find-runnable, `wakep` |
-//! | `sysmon.rs` | time slices: asking a 10 ms runner to yield |
+//! | `sched.rs` | global queue, idle Ps, free Gs, timers, `findrunnable` and stealing |
+//! | `idle.rs` | idle Ms: spinning, `wakep`, `startm`, `stopm`, and why no wakeup is lost |
+//! | `proc.rs` | `go`, `gosched`, `gomaxprocs`, `main`, `gopark`/`goready`, the panic hook, start-up |
+//! | `sysmon.rs` | time slices: asking a goroutine that ran 10 ms to yield; taking Ps back from syscalls |
 //! | `park.rs`, `sema.rs` | parking and waking goroutines |
-//! | `chan.rs`, `sudog.rs` | channels, and the queues of goroutines parked on them |
-//! | `select.rs` | `select!`: waiting on several channels at once |
-//! | `timers.rs`, `time.rs` | per-P timer heaps, `time::sleep` |
-//! | `syscall.rs` | blocking calls: handing the P to another M |
-//! | `sync/waitgroup.rs` | `WaitGroup` |
+//! | `chan.rs`, `sudog.rs` | channels: buffer, direct hand-off, the queues of parked senders and receivers |
+//! | `select.rs` | `select!`: random poll order, lock in address order, park on every channel, first to fire wins |
+//! | `timers.rs`, `time.rs` | per-P timer heaps; `time::sleep` parks, an idle M sleeps only until the next timer |
+//! | `syscall.rs` | blocking calls: the P is handed to another M while the thread is in the kernel |
+//! | `sync/mod.rs`, `sync/waitgroup.rs` | `WaitGroup` |
 //! | `deadlock.rs` | "all goroutines are asleep - deadlock!" |
-//! | `fatal.rs`, `signal.rs` | panics, throws, stack overflow, exit codes |
+//! | `fatal.rs`, `signal.rs` | how the program ends: fatal errors, exit hooks, stack overflow, exit codes |
+//! | `print.rs` | `print!`, `println!`: one `write(2)` each, and a preemption point |
 //! | `sync_facade.rs` | the one switch between `std` and `loom` |
-//! | `trace.rs`, `trace/` | pictures and a timeline of scheduling events (`RUNTIME_TRACE=1`, `RUNTIME_TRACE_OUT=FILE`) |
-//! | `schedtrace.rs` | `GODEBUG=schedtrace=X,scheddetail=1` |
+//! | `loom_api.rs` | entry points for the loom models (built only under `--cfg loom`) |
+//! | `trace.rs` | seeing the scheduler: the hook points, the events, the on/off switch |
+//! | `trace/recorder.rs` | what tracing does when on: a snapshot of Ms, Ps and queues at each event |
+//! | `trace/picture.rs` | the lesson's M/P/G pictures, drawn live, repeats folded |
+//! | `trace/chrome.rs` | the timeline file for Perfetto |
+//! | `schedtrace.rs` | `GODEBUG=schedtrace=X,scheddetail=1`, Go's `SCHED` lines |
 //!
 //! Go beside Rust:
 //!
@@ -66,6 +75,7 @@
 pub mod chan;
 pub mod deadlock;
 pub mod g;
+mod idle;
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod loom_api;

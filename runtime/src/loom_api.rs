@@ -7,10 +7,11 @@
 //! runtime does not: a way to stop. The runtime never stops its Ms (the
 //! process exits under them); a loom model must end every thread, or loom
 //! reports a deadlock. So under loom the scheduler lock also guards a
-//! shutdown flag: [`shutdown`] sets it and wakes every idle M, and `stopm`
-//! returns `false` instead of sleeping once it is set, which makes
-//! `find_runnable` return `None`. The deadlock detector, which ends the
-//! process in the runtime, records its report and shuts down the same way.
+//! shutdown flag (`Shutdown` in `idle.rs`, the one seam): [`shutdown`] sets
+//! it and wakes every idle M, and `stopm` returns `false` instead of
+//! sleeping once it is set, which makes `find_runnable` return `None`. The
+//! deadlock detector, which ends the process in the runtime, records its
+//! report and shuts down the same way.
 //!
 //! Under loom the stack-switching executor is not built: an M is a loom
 //! thread that the model creates up front, and a G is a bare record (a
@@ -28,50 +29,14 @@ pub use crate::sema::Sema;
 
 use std::panic::Location;
 
-use crate::sched::Locked;
+use crate::idle::Shutdown;
 use crate::sync_facade::Ordering;
 
-/// Model-only state kept under the scheduler lock (a field of `Locked`).
-#[derive(Default)]
-pub(crate) struct LoomState {
-    /// Set once the model stops: idle Ms return instead of sleeping.
-    pub(crate) shutdown: bool,
-    /// What the deadlock detector reported, if it fired.
-    pub(crate) deadlock: Option<DeadlockReport>,
-}
-
-impl Sched {
-    /// Stop every M: set the flag and wake every idle M without a P. Lock
-    /// held, so an M on its way into `stopm` either sees the flag or is
-    /// already on the idle list and gets woken here.
-    fn shutdown_locked(&self, locked: &mut Locked) {
-        locked.loom.shutdown = true;
-        for m in locked.midle.drain(..) {
-            m.note.wakeup();
-        }
-        self.nmidle.store(0, Ordering::Relaxed);
-    }
-
-    /// `startm` after shutdown: there is no M to wake, and the real runtime
-    /// would be exiting rather than creating one. Give the P back and drop
-    /// the spinning M that `wakep` promised. Lock held.
-    pub(crate) fn undo_startm(&self, locked: &mut Locked, p: &'static P, spinning: bool) {
-        self.pidleput(locked, p);
-        if spinning {
-            self.nmspinning.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-
-    /// The deadlock detector fired: keep the report, stop the model.
-    pub(crate) fn record_deadlock(&self, locked: &mut Locked, report: DeadlockReport) {
-        assert!(
-            locked.loom.deadlock.is_none(),
-            "deadlock reported twice:\n{}",
-            report.text
-        );
-        locked.loom.deadlock = Some(report);
-        self.shutdown_locked(locked);
-    }
+/// A new scheduler with no Ps, leaked like the runtime's (which is a
+/// `static`): whatever may start an M takes `&'static Sched`, because a new
+/// M's thread keeps it.
+pub fn new_sched() -> &'static Sched {
+    Box::leak(Box::new(Sched::new()))
 }
 
 /// A new M record, counted among the scheduler's Ms (what `newm` and
@@ -96,12 +61,12 @@ pub fn acquire_idle_p(sched: &Sched, m: &'static M) -> &'static P {
 }
 
 /// Go's `findrunnable`; `None` once the model shut the scheduler down.
-pub fn find_runnable(sched: &Sched, m: &'static M) -> Option<(GRef, bool)> {
+pub fn find_runnable(sched: &'static Sched, m: &'static M) -> Option<(GRef, bool)> {
     sched.find_runnable(m)
 }
 
 /// Go's `resetspinning`: a spinning M found work.
-pub fn reset_spinning(sched: &Sched, m: &M) {
+pub fn reset_spinning(sched: &'static Sched, m: &M) {
     sched.reset_spinning(m)
 }
 
@@ -121,12 +86,12 @@ pub fn mpark(sched: &Sched, m: &'static M) -> bool {
 /// Stop the model: every idle M wakes and returns, every M that would go
 /// idle returns instead.
 pub fn shutdown(sched: &Sched) {
-    sched.shutdown_locked(&mut sched.lock());
+    Shutdown::stop_locked(sched, &mut sched.lock());
 }
 
 /// The deadlock detector's report, if it fired.
 pub fn deadlock_report(sched: &Sched) -> Option<DeadlockReport> {
-    sched.lock().loom.deadlock.clone()
+    sched.lock().shutdown.deadlock.clone()
 }
 
 /// A new live G, Runnable and in no queue: the bookkeeping of Go's

@@ -17,7 +17,7 @@
 //! llvm#98479). User code must not hold a `!Send` guard (a `RefCell` borrow of
 //! a thread-local, a `MutexGuard`) across a runtime call.
 
-use std::cell::UnsafeCell;
+use std::cell::Cell;
 
 use crate::g::GRef;
 use crate::p::P;
@@ -113,303 +113,67 @@ impl M {
     }
 }
 
-/// State of a P that only its owner touches.
-#[derive(Default)]
-pub(crate) struct PLocal {
-    /// Dead Gs kept for reuse (Go's `p.gFree`).
-    pub(crate) gfree: Vec<GRef>,
-    /// Free stacks, warmest last (Go's `p.mcache.stackcache`).
-    #[cfg(not(loom))]
-    pub(crate) stackcache: Vec<crate::stack::Stack>,
+thread_local! {
+    /// The M running on this OS thread (Go keeps it in `g0.m`).
+    static CURRENT_M: Cell<*const M> = const { Cell::new(std::ptr::null()) };
 }
 
-/// An `UnsafeCell` around [`PLocal`].
-pub(crate) struct PLocalCell(UnsafeCell<PLocal>);
+/// The M of the calling OS thread, if it is one. Never inlined, so each
+/// call re-reads the thread-local: a goroutine may have moved to another
+/// thread since the last call.
+#[inline(never)]
+pub fn current_m() -> Option<&'static M> {
+    this_m()
+}
 
-// SAFETY: a P's local state is only accessed by the M that currently holds
-// the P (between `acquirep` and `releasep`); handing a P over goes through the
-// scheduler lock or an atomic with Release/Acquire, which orders the accesses.
-unsafe impl Sync for PLocalCell {}
+/// The thread-local read itself, inlined into the three never-inlined
+/// accessors, so that `current_g` and `current_p` (called several times
+/// per channel operation) are one call, not two.
+#[inline(always)]
+fn this_m() -> Option<&'static M> {
+    let m = CURRENT_M.with(|c| c.get());
+    // SAFETY: CURRENT_M is null or points to a leaked M.
+    unsafe { m.as_ref() }
+}
 
-impl PLocalCell {
-    pub(crate) fn new() -> PLocalCell {
-        PLocalCell(UnsafeCell::new(PLocal::default()))
-    }
+/// The goroutine running on the calling thread, if any. Never inlined,
+/// like [`current_m`].
+#[inline(never)]
+pub fn current_g() -> Option<GRef> {
+    this_m()?.curg()
+}
 
-    /// # Safety
-    /// The caller holds the P and does not keep the reference across a point
-    /// where the P can be released.
-    #[allow(clippy::mut_from_ref)]
-    pub(crate) unsafe fn get(&self) -> &mut PLocal {
-        // SAFETY: per this function's contract, we are the only accessor.
-        unsafe { &mut *self.0.get() }
-    }
+/// The P held by the calling thread's M, if any. Never inlined, like
+/// [`current_m`].
+#[inline(never)]
+pub fn current_p() -> Option<&'static P> {
+    this_m()?.p()
 }
 
 #[cfg(not(loom))]
-pub(crate) use exec::*;
+pub(crate) use thread::{become_m, newm, schedule};
 
 /// Under loom, Ms are the model's own threads, created up front: a model that
 /// needs one more M than it made is a bug in the model.
 #[cfg(loom)]
-pub(crate) fn newm(_: &'static P, _: bool) {
+pub(crate) fn newm(_: &'static crate::sched::Sched, _: &'static P, _: bool) {
     panic!("loom model: no idle M left; create every M before running the model");
 }
 
+/// The M's OS thread and its loop. Not built under loom, which cannot follow
+/// a goroutine's stack switch: the models spell the loop out themselves.
 #[cfg(not(loom))]
-mod exec {
-    use std::cell::{Cell, UnsafeCell};
+mod thread {
+    use corosensei::CoroutineResult;
 
-    use corosensei::{Coroutine, CoroutineResult, Yielder};
-
-    use super::M;
-    use crate::funcval::FuncVal;
-    use crate::g::{GRef, Status};
-    use crate::p::{PStatus, P};
+    use super::{CURRENT_M, M};
+    use crate::g::{gostart, GRef, Status, Yield};
+    use crate::p::{stackalloc, stackfree, PStatus, P};
     use crate::sched::Sched;
-    use crate::stack::Stack;
     use crate::sync_facade::Ordering;
 
-    /// Why a goroutine handed its M back to the scheduler.
-    pub(crate) enum Yield {
-        /// `gosched()`: go to the global queue, let others run.
-        Gosched,
-        /// Asked by sysmon after 10 ms: same as `Gosched`, as in Go.
-        Preempted,
-        /// Block. The closure runs *after* the switch, on the M's own stack
-        /// (Go's `gopark` `unlockf`): it releases the lock that protects the
-        /// wait queue the G just joined, so no waker can touch the G before
-        /// it is fully parked.
-        Park(*mut (dyn FnMut() + 'static)),
-        /// Back from a system call, but the P was handed off and no other
-        /// is idle: queue the G globally and park this M (Go's
-        /// `exitsyscall0`).
-        ExitSyscallNoP,
-    }
-
-    type Coro = Coroutine<(), Yield, (), Stack>;
-
-    /// Stacks moved at once between a P's cache and the global pool.
-    const STACK_BATCH: usize = 32;
-
-    /// Gs moved at once from the global free list to a P's, or allocated at
-    /// once when there are none.
-    const G_BATCH: usize = 32;
-
-    /// What a G runs: its closure until it starts, then its coroutine
-    /// (which owns the stack) until it returns.
-    pub(crate) struct Exec {
-        /// The function of a G that has not started yet (Go's `g.startpc`).
-        start: FuncVal,
-        /// The running or suspended goroutine, stack included.
-        coro: Option<Coro>,
-    }
-
-    /// The executor state of a G, owned by whichever M runs or created it.
-    pub(crate) struct ExecCell {
-        exec: UnsafeCell<Exec>,
-        /// The coroutine's yielder, set when the coroutine starts; read by the
-        /// G's own code to switch back to its M.
-        yielder: Cell<*const Yielder<(), Yield>>,
-    }
-
-    // SAFETY: an ExecCell is touched only by the M that owns its G: the M
-    // that creates it (before it is queued) or the M that runs it (after
-    // taking it from a run queue with Acquire ordering). Queues publish Gs
-    // with Release, which orders those accesses.
-    //
-    // The coroutine may resume on another thread than the one it suspended
-    // on. The closure it started from is `Send`, but that says nothing about
-    // the values alive on its stack at a suspension point: a `!Send` value
-    // (a `StdoutLock`, a `MutexGuard`, an `Rc` shared with another
-    // goroutine, a borrow of a thread-local) held across a runtime call
-    // would move threads, which the type system cannot forbid here
-    // (corosensei's `Coroutine` is `!Send` for exactly this reason). This
-    // is the runtime's documented contract, on `runtime::go` and in the
-    // README: never hold a `!Send` value across a runtime call. Code that
-    // breaks it can misbehave; Go has no such rule because it has no
-    // thread-affine values.
-    unsafe impl Sync for ExecCell {}
-    // SAFETY: as above.
-    unsafe impl Send for ExecCell {}
-
-    impl ExecCell {
-        pub(crate) fn new() -> ExecCell {
-            ExecCell {
-                exec: UnsafeCell::new(Exec {
-                    start: FuncVal::empty(),
-                    coro: None,
-                }),
-                yielder: Cell::new(std::ptr::null()),
-            }
-        }
-
-        /// # Safety
-        /// The caller owns the G (see the `Sync` impl).
-        #[allow(clippy::mut_from_ref)]
-        unsafe fn get(&self) -> &mut Exec {
-            // SAFETY: per this function's contract.
-            unsafe { &mut *self.exec.get() }
-        }
-    }
-
-    thread_local! {
-        /// The M running on this OS thread (Go keeps it in `g0.m`).
-        static CURRENT_M: Cell<*const M> = const { Cell::new(std::ptr::null()) };
-    }
-
-    /// The M of the calling OS thread, if it is one. Never inlined, so each
-    /// call re-reads the thread-local: a goroutine may have moved to another
-    /// thread since the last call.
-    #[inline(never)]
-    pub fn current_m() -> Option<&'static M> {
-        this_m()
-    }
-
-    /// The thread-local read itself, inlined into the three never-inlined
-    /// accessors, so that `current_g` and `current_p` (called several times
-    /// per channel operation) are one call, not two.
-    #[inline(always)]
-    fn this_m() -> Option<&'static M> {
-        let m = CURRENT_M.with(|c| c.get());
-        // SAFETY: CURRENT_M is null or points to a leaked M.
-        unsafe { m.as_ref() }
-    }
-
-    /// The goroutine running on the calling thread, if any. Never inlined,
-    /// like [`current_m`].
-    #[inline(never)]
-    pub fn current_g() -> Option<GRef> {
-        this_m()?.curg()
-    }
-
-    /// The P held by the calling thread's M, if any. Never inlined, like
-    /// [`current_m`].
-    #[inline(never)]
-    pub fn current_p() -> Option<&'static P> {
-        this_m()?.p()
-    }
-
-    /// Switch from the running G back to its M's scheduler loop.
-    ///
-    /// Inlined into `gopark` and friends: when the G is resumed, possibly
-    /// much later, every return on its way back out was predicted from a
-    /// return stack the scheduler has since overwritten, so each call level
-    /// between the park and the user's code costs a mispredicted return.
-    #[inline(always)]
-    pub(crate) fn switch_to_scheduler(g: GRef, why: Yield) {
-        let y = g.exec.yielder.get();
-        debug_assert!(!y.is_null(), "switch from a G that never started");
-        // SAFETY: `y` was set by this G's coroutine when it started and the
-        // Yielder lives on that coroutine's stack, which is the stack we are
-        // running on right now.
-        unsafe { (*y).suspend(why) };
-    }
-
-    /// Create a G that will run `f`, reusing a dead one when possible (Go's
-    /// `newproc1`, `gfget`). The G is returned Runnable but not queued. It
-    /// gets no stack yet: only when it first runs (see `funcval.rs`).
-    pub(crate) fn newproc<F>(
-        sched: &Sched,
-        p: Option<&'static P>,
-        f: F,
-        parent: u64,
-        at: &'static std::panic::Location<'static>,
-    ) -> GRef
-    where
-        F: FnOnce() + Send + 'static,
-    {
-        let g = gfget(sched, p).unwrap_or_else(|| sched.malg());
-        g.init_live(sched.next_goid(), parent, at);
-        // SAFETY: `g` is Free and in no queue: we are its only owner.
-        let exec = unsafe { g.exec.get() };
-        debug_assert!(
-            exec.coro.is_none() && !exec.start.is_set(),
-            "newproc: G not free"
-        );
-        exec.start = FuncVal::new(f);
-        sched.ngoroutines.fetch_add(1, Ordering::Relaxed);
-        g.set_status(Status::Free, Status::Runnable);
-        g
-    }
-
-    /// Give a G that runs for the first time its stack and coroutine.
-    fn gostart(p: &P, g: GRef, exec: &mut Exec) {
-        let start = std::mem::replace(&mut exec.start, FuncVal::empty());
-        debug_assert!(start.is_set(), "runnable G without a function");
-        let stack = stackalloc(p);
-        exec.coro = Some(Coroutine::with_stack(
-            stack,
-            move |y: &Yielder<(), Yield>, ()| {
-                g.exec.yielder.set(y as *const _);
-                start.call();
-            },
-        ));
-    }
-
-    /// A stack from `p`'s cache, refilled from the global pool in batches
-    /// (Go's `stackalloc` / `stackcacherefill`).
-    fn stackalloc(p: &P) -> Stack {
-        // SAFETY: we hold `p`.
-        let local = unsafe { p.local.get() };
-        if local.stackcache.is_empty() {
-            crate::stack::refill(&mut local.stackcache, STACK_BATCH);
-        }
-        local
-            .stackcache
-            .pop()
-            .expect("refill gives at least one stack")
-    }
-
-    /// Return a dead G's stack to `p`'s cache, moving half of a full cache to
-    /// the global pool (Go's `stackfree` / `stackcacherelease`).
-    fn stackfree(p: &P, stack: Stack) {
-        // SAFETY: we hold `p`.
-        let local = unsafe { p.local.get() };
-        local.stackcache.push(stack);
-        if local.stackcache.len() >= 2 * STACK_BATCH {
-            // Keep the warm end (last), release the cold end.
-            crate::stack::release(local.stackcache.drain(..STACK_BATCH));
-        }
-    }
-
-    /// Put a dead G on `p`'s free list; move half to the global list when
-    /// the local one grows long (Go's `gfput`).
-    fn gfput(sched: &Sched, p: &P, g: GRef) {
-        // SAFETY: we hold `p`.
-        let local = unsafe { p.local.get() };
-        local.gfree.push(g);
-        if local.gfree.len() >= 64 {
-            let half = local.gfree.len() / 2;
-            let mut locked = sched.lock();
-            locked.gfree.extend(local.gfree.drain(..half));
-        }
-    }
-
-    /// Take a dead G from `p`'s free list, refilling it from the global list
-    /// (Go's `gfget`).
-    fn gfget(sched: &Sched, p: Option<&'static P>) -> Option<GRef> {
-        let Some(p) = p else {
-            return sched.lock().gfree.pop();
-        };
-        // SAFETY: we hold `p`.
-        let local = unsafe { p.local.get() };
-        if local.gfree.is_empty() {
-            let mut locked = sched.lock();
-            let take = locked.gfree.len().min(G_BATCH);
-            let at = locked.gfree.len() - take;
-            local.gfree.extend(locked.gfree.drain(at..));
-        }
-        if local.gfree.is_empty() {
-            // No dead G anywhere: make a batch of new ones at once.
-            sched.malg_batch(&mut local.gfree, G_BATCH);
-        }
-        local.gfree.pop()
-    }
-
     /// Start an OS thread for a new M that will run on `p` (Go's `newm`).
-    pub(crate) fn newm(p: &'static P, spinning: bool) {
-        let sched = crate::proc::sched_unchecked();
+    pub(crate) fn newm(sched: &'static Sched, p: &'static P, spinning: bool) {
         let id = sched.mnext.fetch_add(1, Ordering::Relaxed);
         let m: &'static M = Box::leak(Box::new(M::new(id)));
         m.set_nextp(p);
@@ -465,10 +229,9 @@ mod exec {
 
     /// GOMAXPROCS shrank below our P: give its queue to the global queue and
     /// retire it (the part of Go's `procresize` that runs on the old owner).
-    fn retire_p(sched: &Sched, m: &M) {
+    fn retire_p(sched: &'static Sched, m: &M) {
         if m.spinning() {
-            m.set_spinning(false);
-            sched.nmspinning.fetch_sub(1, Ordering::SeqCst);
+            sched.stop_spinning(m);
         }
         let p = sched.releasep(m);
         let mut locked = sched.lock();
@@ -504,7 +267,7 @@ mod exec {
         // to a queue or a wait list again below.
         let exec = unsafe { g.exec.get() };
         if exec.coro.is_none() {
-            gostart(p, g, exec);
+            gostart(g, exec, stackalloc(p));
         }
         let result = exec
             .coro
@@ -551,7 +314,7 @@ mod exec {
                 let coro = exec.coro.take().expect("finished G has its coroutine");
                 let p = m.p().expect("goexit: no P");
                 stackfree(p, coro.into_stack());
-                gfput(sched, p, g);
+                sched.gfput(p, g);
             }
         }
     }

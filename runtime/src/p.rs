@@ -11,6 +11,12 @@
 //! producer/consumer pairs hot in cache. A G run from `runnext` inherits the
 //! current time slice, so such a pair cannot starve the rest of the queue.
 //! This is why, in lesson 1, the goroutine created *last* prints first.
+//!
+//! A P also keeps caches that only its owner touches ([`PLocal`]): dead Gs
+//! and free stacks, so that `go` and a goroutine's exit take no lock in the
+//! steady state (Go's `p.gFree` and `p.mcache.stackcache`).
+
+use std::cell::UnsafeCell;
 
 use crate::g::{GRef, G};
 use crate::runq::LocalQueue;
@@ -55,9 +61,8 @@ pub struct P {
     pub(crate) syscalltick: AtomicU32,
     /// Goroutines sleeping until a deadline (Go's `p.timers`).
     pub(crate) timers: crate::timers::Timers,
-    /// Owner-only state (free Gs, ...).
-    #[cfg(not(loom))]
-    pub(crate) local: crate::m::PLocalCell,
+    /// Owner-only state: free Gs and stacks.
+    pub(crate) local: PLocalCell,
 }
 
 fn gptr(g: GRef) -> *mut G {
@@ -76,8 +81,7 @@ impl P {
             curg: AtomicPtr::new(std::ptr::null_mut()),
             syscalltick: AtomicU32::new(0),
             timers: crate::timers::Timers::new(),
-            #[cfg(not(loom))]
-            local: crate::m::PLocalCell::new(),
+            local: PLocalCell::new(),
         }
     }
 
@@ -204,5 +208,79 @@ impl P {
         }
         out.extend(self.runq.drain());
         out
+    }
+}
+
+/// State of a P that only its owner touches.
+#[derive(Default)]
+pub(crate) struct PLocal {
+    /// Dead Gs kept for reuse (Go's `p.gFree`).
+    pub(crate) gfree: Vec<GRef>,
+    /// Free stacks, warmest last (Go's `p.mcache.stackcache`).
+    #[cfg(not(loom))]
+    pub(crate) stackcache: Vec<crate::stack::Stack>,
+}
+
+/// An `UnsafeCell` around [`PLocal`].
+pub(crate) struct PLocalCell(UnsafeCell<PLocal>);
+
+// SAFETY: a P's local state is only accessed by the M that currently holds
+// the P (between `acquirep` and `releasep`); handing a P over goes through the
+// scheduler lock or an atomic with Release/Acquire, which orders the accesses.
+unsafe impl Sync for PLocalCell {}
+
+impl PLocalCell {
+    pub(crate) fn new() -> PLocalCell {
+        PLocalCell(UnsafeCell::new(PLocal::default()))
+    }
+
+    /// # Safety
+    /// The caller holds the P and does not keep the reference across a point
+    /// where the P can be released.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn get(&self) -> &mut PLocal {
+        // SAFETY: per this function's contract, we are the only accessor.
+        unsafe { &mut *self.0.get() }
+    }
+}
+
+#[cfg(not(loom))]
+pub(crate) use stackcache::{stackalloc, stackfree};
+
+/// The P's stack cache (Go's `mcache.stackcache`): goroutine stacks come
+/// from here without a lock. Not built under loom (no stacks there).
+#[cfg(not(loom))]
+mod stackcache {
+    use super::P;
+    use crate::stack::Stack;
+
+    /// Stacks moved at once between a P's cache and the global pool.
+    const STACK_BATCH: usize = 32;
+
+    /// A stack from `p`'s cache, refilled from the global pool in batches
+    /// (Go's `stackalloc` / `stackcacherefill`). The caller holds `p`.
+    pub(crate) fn stackalloc(p: &P) -> Stack {
+        // SAFETY: we hold `p`.
+        let local = unsafe { p.local.get() };
+        if local.stackcache.is_empty() {
+            crate::stack::refill(&mut local.stackcache, STACK_BATCH);
+        }
+        local
+            .stackcache
+            .pop()
+            .expect("refill gives at least one stack")
+    }
+
+    /// Return a dead G's stack to `p`'s cache, moving half of a full cache to
+    /// the global pool (Go's `stackfree` / `stackcacherelease`). The caller
+    /// holds `p`.
+    pub(crate) fn stackfree(p: &P, stack: Stack) {
+        // SAFETY: we hold `p`.
+        let local = unsafe { p.local.get() };
+        local.stackcache.push(stack);
+        if local.stackcache.len() >= 2 * STACK_BATCH {
+            // Keep the warm end (last), release the cold end.
+            crate::stack::release(local.stackcache.drain(..STACK_BATCH));
+        }
     }
 }

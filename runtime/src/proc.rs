@@ -1,6 +1,7 @@
-//! The goroutine API: `go`, `gosched`, `gomaxprocs`, `main`, and the runtime's
-//! start-up (Go's `newproc`, `Gosched`, `GOMAXPROCS`, `rt0_go`/`main` in
-//! `proc.go`).
+//! The goroutine API: `go`, `gosched`, `gomaxprocs`, `main`, `gopark` and
+//! `goready`, the panic hook, and the runtime's start-up (Go's `newproc`,
+//! `Gosched`, `GOMAXPROCS`, `gopark`, `goready`, `fatalpanic`,
+//! `rt0_go`/`schedinit`/`main` in `proc.go` and `panic.go`).
 //!
 //! Lesson idea: "the keyword `go` creates a goroutine; it does not run it
 //! now, it schedules it". `go(f)` makes a G, puts it in `runnext` of the
@@ -8,25 +9,29 @@
 //! returns, the program exits at once, whatever the other goroutines are
 //! doing: that is why we must wait for them.
 
-use std::panic::Location;
+use std::panic::{Location, PanicHookInfo};
 use std::sync::{Condvar, LazyLock, Mutex, Once};
 
-use crate::g::{GRef, Status, WaitReason};
-use crate::m::{current_g, current_m, current_p, switch_to_scheduler, Yield};
+use crate::fatal::{exit, throw, write_stderr, EXIT_FATAL};
+use crate::funcval::FuncVal;
+use crate::g::{switch_to_scheduler, GRef, Status, WaitReason, Yield};
+use crate::m::{current_g, current_m, current_p};
+use crate::p::P;
 use crate::sched::Sched;
 use crate::sync_facade::Ordering;
 
 static SCHED: LazyLock<Sched> = LazyLock::new(Sched::new);
 static INIT: Once = Once::new();
 
-/// The process-wide scheduler, started on first use.
+/// The process-wide scheduler, started on first use (Go's `schedinit`).
 pub(crate) fn sched() -> &'static Sched {
     INIT.call_once(|| {
         let sched: &'static Sched = &SCHED;
-        crate::trace::init();
+        crate::schedtrace::init();
+        crate::trace::init(sched);
         sched.procresize(initial_gomaxprocs());
         crate::signal::install();
-        crate::fatal::install_panic_hook();
+        install_panic_hook();
         crate::sysmon::start(sched);
     });
     &SCHED
@@ -88,6 +93,33 @@ where
     spawn(f, Location::caller(), false);
 }
 
+/// Create a G that will run `f`, reusing a dead one when possible (Go's
+/// `newproc1`). The G is returned Runnable but not queued. It gets no stack
+/// yet: only when it first runs (see `g.rs`, `gostart`).
+fn newproc<F>(
+    sched: &Sched,
+    p: Option<&'static P>,
+    f: F,
+    parent: u64,
+    at: &'static Location<'static>,
+) -> GRef
+where
+    F: FnOnce() + Send + 'static,
+{
+    let g = sched.gfget(p).unwrap_or_else(|| sched.malg());
+    g.init_live(sched.next_goid(), parent, at);
+    // SAFETY: `g` is Free and in no queue: we are its only owner.
+    let exec = unsafe { g.exec.get() };
+    debug_assert!(
+        exec.coro.is_none() && !exec.start.is_set(),
+        "newproc: G not free"
+    );
+    exec.start = FuncVal::new(f);
+    sched.ngoroutines.fetch_add(1, Ordering::Relaxed);
+    g.set_status(Status::Free, Status::Runnable);
+    g
+}
+
 fn spawn<F>(f: F, at: &'static Location<'static>, catches_panics: bool) -> GRef
 where
     F: FnOnce() + Send + 'static,
@@ -95,7 +127,7 @@ where
     let sched = sched();
     let parent = current_g().map_or(0, |g| g.goid());
     let p = current_p();
-    let g = crate::m::newproc(sched, p, f, parent, at);
+    let g = newproc(sched, p, f, parent, at);
     g.catches_panics.store(catches_panics, Ordering::Relaxed);
     sched.runqput(g, p);
     crate::trace::event(crate::trace::Event::Go { g });
@@ -108,9 +140,7 @@ where
 /// OS thread.
 pub fn gosched() {
     match current_g() {
-        Some(g) if g.status() == Status::Syscall => {
-            crate::fatal::throw("gosched inside runtime::syscall")
-        }
+        Some(g) if g.status() == Status::Syscall => throw("gosched inside runtime::syscall"),
         Some(g) => switch_to_scheduler(g, Yield::Gosched),
         None => std::thread::yield_now(),
     }
@@ -184,12 +214,12 @@ where
     };
     sched.acquirep(m0, p0);
     crate::trace::m_started(m0);
-    let g1 = crate::m::newproc(
+    let g1 = newproc(
         sched,
         Some(p0),
         move || {
             f();
-            crate::fatal::exit(0)
+            exit(0)
         },
         0,
         Location::caller(),
@@ -257,7 +287,7 @@ pub(crate) fn gopark<U: FnOnce()>(
         "gopark: not the running goroutine"
     );
     if g.status() == Status::Syscall {
-        crate::fatal::throw(&format!(
+        throw(&format!(
             "blocking runtime call ({}) inside runtime::syscall",
             reason.as_str()
         ));
@@ -321,4 +351,54 @@ pub fn current_m_id() -> Option<u64> {
 /// The id of the calling goroutine (Go hides this; lessons show it).
 pub fn current_goid() -> Option<u64> {
     current_g().map(|g| g.goid())
+}
+
+/// Install the panic hook that turns a goroutine's panic into Go's report
+/// (Go's `fatalpanic` / `printpanics`): `panic: <msg>`, a blank line,
+/// `goroutine N [running]:` and where it panicked, exit 2. Go does not let
+/// a panicking goroutine die alone: the whole program stops, so the bug
+/// cannot go unnoticed.
+fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            match current_g() {
+                // The root of `block_on`: its caller receives the panic.
+                Some(g) if g.catches_panics.load(Ordering::Relaxed) => previous(info),
+                Some(g) => goroutine_panicked(g.goid(), info),
+                // The scheduler itself on an M: a runtime bug, Go's `throw`.
+                None if current_m().is_some() => {
+                    let at = info
+                        .location()
+                        .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                        .unwrap_or_default();
+                    throw(&format!("{}{at}", payload_text(info)))
+                }
+                None => previous(info),
+            }
+        }));
+    });
+}
+
+fn payload_text(info: &PanicHookInfo<'_>) -> String {
+    if let Some(s) = info.payload().downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = info.payload().downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(non-string panic payload)".to_string()
+    }
+}
+
+fn goroutine_panicked(goid: u64, info: &PanicHookInfo<'_>) -> ! {
+    let msg = payload_text(info);
+    let at = info
+        .location()
+        .map(|l| format!("{}:{}", l.file(), l.line()))
+        .unwrap_or_else(|| "(unknown location)".into());
+    write_stderr(&format!(
+        "panic: {msg}\n\ngoroutine {goid} [running]:\n\t{at}\n"
+    ));
+    exit(EXIT_FATAL)
 }

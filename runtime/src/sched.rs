@@ -1,58 +1,29 @@
-//! The scheduler: the global run queue, idle Ps and Ms, and how an M finds
-//! its next goroutine (Go's `schedule`, `findrunnable`, `wakep`, `startm`,
-//! `stopm` in `runtime/proc.go`).
+//! The scheduler's shared state and decisions: the global run queue, the
+//! idle P list, the free G list, timers, and how an M finds its next
+//! goroutine (Go's `schedt`, `globrunqput`, `findrunnable`, `stealWork`,
+//! `gfget`/`gfput`, `ready` in `runtime/proc.go`). The M's loop that calls
+//! it (`schedule`, `execute`) is in `m.rs`; how idle Ms spin, park and are
+//! woken is in `idle.rs`.
 //!
 //! Lesson idea: "Goroutines might find themselves initially in the Global Run
 //! Queue... eventually they end up in a Local Run Queue", and "if a P has no
 //! work, the M spins a little bit to keep it hot on the core".
-//!
-//! # Worker parking and unparking (after the essay at the top of Go's proc.go)
-//!
-//! We want enough running Ms to use the available Ps, and we want to park
-//! extra Ms to save CPU. The difficulty is that a G can be made runnable at
-//! any moment, from any M, while other Ms are deciding to go to sleep. A naive
-//! "park when the queues look empty" loses wakeups: the queue is filled just
-//! after an M looked at it and just before it parked, and the new G sits there
-//! with every M asleep.
-//!
-//! The protocol, as in Go:
-//! - An M with no work becomes *spinning*: it looks for work in the global
-//!   queue and steals from other Ps. At most about half of the busy Ps' worth
-//!   of Ms spin at once (`2 * nmspinning < gomaxprocs - npidle`), so idle
-//!   cores do not burn CPU all at once.
-//! - Whoever makes a G runnable (`go`, `ready`) then calls [`Sched::wakep`]:
-//!   if there is an idle P and *no* spinning M, it starts (or wakes) one
-//!   spinning M. One spinner is enough: when it finds work it stops spinning
-//!   and calls `wakep` again, so wakeups chain to as many Ms as there is work.
-//! - A spinning M that finds nothing releases its P, decrements `nmspinning`,
-//!   and only then looks at every run queue *once more* before parking. The
-//!   submitter publishes its G before reading `nmspinning`; the spinner
-//!   publishes its decrement before reading the queues. With a full (SeqCst)
-//!   fence on both sides, at least one of them sees the other: either the
-//!   submitter sees no spinner and wakes an M, or the spinner sees the G.
-//! - Parked Ms sleep on an OS primitive (`Note`), never poll with sleeps.
-//!
-//! The loom model `grader/tests/loom_idle.rs` checks this protocol.
 
 use std::collections::VecDeque;
 
 use crate::g::{GRef, Status, G};
+use crate::idle::Shutdown;
 use crate::m::M;
 use crate::p::{PStatus, MAX_GOMAXPROCS, P};
 use crate::runq::LOCAL_QUEUE_SIZE;
 use crate::sync_facade::{
-    fence, lock, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering,
+    lock, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering,
 };
-use crate::timers::TimerRole;
+use crate::timers::{instant_of, nanotime};
 
-/// Seeded bug for the loom suite: a spinning M parks without re-checking the
-/// run queues after it stops spinning (the lost wakeup this file prevents).
-const RECHECK_AFTER_SPINNING: bool = !cfg!(loom_seeded_bugs = "no_recheck");
-
-/// Seeded bug for the loom suite: `wakep` reads the spinning count without
-/// the full fence, so that read may pass the submitter's publication of the
-/// G, and both sides can miss each other.
-const WAKEP_FENCE: bool = !cfg!(loom_seeded_bugs = "wakep_no_fence");
+/// Gs moved at once from the global free list to a P's, or allocated at
+/// once when there are none.
+const G_BATCH: usize = 32;
 
 /// Everything protected by the scheduler lock (Go's `sched.lock`).
 pub(crate) struct Locked {
@@ -69,9 +40,9 @@ pub(crate) struct Locked {
     /// The M sleeping until the earliest timer, and that deadline (Go: the M
     /// blocked in `netpoll(delay)`). Not on `midle`: `startm` leaves it alone.
     pub(crate) timer_m: Option<(&'static M, u64)>,
-    /// Model-only: shutdown flag and deadlock report (see `loom_api.rs`).
-    #[cfg(loom)]
-    pub(crate) loom: crate::loom_api::LoomState,
+    /// Whether the scheduler was shut down: never in the runtime, a flag in
+    /// a loom model (see `idle.rs`).
+    pub(crate) shutdown: Shutdown,
 }
 
 /// The scheduler's global state (Go's `schedt`).
@@ -121,8 +92,7 @@ impl Sched {
                 mcount: 0,
                 gfree: Vec::new(),
                 timer_m: None,
-                #[cfg(loom)]
-                loom: Default::default(),
+                shutdown: Shutdown::new(),
             }),
             runqsize: AtomicUsize::new(0),
             npidle: AtomicU32::new(0),
@@ -165,11 +135,6 @@ impl Sched {
     /// The live Ps, `allp[..gomaxprocs]`.
     pub fn procs(&self) -> impl Iterator<Item = &'static P> + '_ {
         (0..self.gomaxprocs()).filter_map(|id| self.p(id))
-    }
-
-    /// Number of idle Ms.
-    pub fn idle_ms(&self) -> u32 {
-        self.nmidle.load(Ordering::Relaxed)
     }
 
     /// Resize the set of Ps (Go's `procresize`); returns the previous value.
@@ -254,14 +219,6 @@ impl Sched {
         first
     }
 
-    /// Put `g` on the global queue and make sure an M will look at it.
-    pub fn globrunqput_and_wake(&self, g: GRef) {
-        let mut locked = self.lock();
-        self.globrunqput(&mut locked, g);
-        drop(locked);
-        self.wakep();
-    }
-
     // ---- idle Ps and Ms ------------------------------------------------
 
     /// Put `p` on the idle list (Go's `pidleput`). Lock held.
@@ -282,21 +239,6 @@ impl Sched {
         Some(p)
     }
 
-    /// Put `m` on the idle list (Go's `mput`). Lock held.
-    fn mput(&self, locked: &mut Locked, m: &'static M) {
-        locked.midle.push(m);
-        self.nmidle
-            .store(locked.midle.len() as u32, Ordering::Relaxed);
-    }
-
-    /// Take an idle M (Go's `mget`). Lock held.
-    fn mget(&self, locked: &mut Locked) -> Option<&'static M> {
-        let m = locked.midle.pop()?;
-        self.nmidle
-            .store(locked.midle.len() as u32, Ordering::Relaxed);
-        Some(m)
-    }
-
     /// Bind `p` to `m` (Go's `acquirep`).
     pub(crate) fn acquirep(&self, m: &M, p: &'static P) {
         debug_assert_eq!(p.status(), PStatus::Idle, "acquirep: P not idle");
@@ -311,179 +253,10 @@ impl Sched {
         p
     }
 
-    /// Try to get one more M running if there is an idle P and no M is
-    /// already spinning (Go's `wakep`). Called after a G became runnable.
-    pub fn wakep(&self) {
-        // Order our publication of the G before reading the spinning count:
-        // pairs with the fence a spinner executes after it stops spinning.
-        if WAKEP_FENCE {
-            fence(Ordering::SeqCst);
-        }
-        if self.npidle.load(Ordering::SeqCst) == 0 {
-            return;
-        }
-        // Be conservative about spinning threads: one is enough (see above).
-        if self.nmspinning.load(Ordering::SeqCst) != 0
-            || self
-                .nmspinning
-                .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
-                .is_err()
-        {
-            return;
-        }
-        self.startm(None, true);
-    }
-
-    /// Run some M on `p` (or on an idle P if `p` is `None`): wake an idle M or
-    /// create one (Go's `startm`). If `spinning`, the caller already counted
-    /// the new M in `nmspinning`.
-    pub(crate) fn startm(&self, p: Option<&'static P>, spinning: bool) {
-        let mut locked = self.lock();
-        let p = match p.or_else(|| self.pidleget(&mut locked)) {
-            Some(p) => p,
-            None => {
-                drop(locked);
-                if spinning {
-                    // We promised a spinner but there is no P for it.
-                    let prev = self.nmspinning.fetch_sub(1, Ordering::SeqCst);
-                    debug_assert!(prev > 0, "startm: negative nmspinning");
-                }
-                return;
-            }
-        };
-        match self.mget(&mut locked) {
-            Some(m) => {
-                drop(locked);
-                debug_assert!(m.p().is_none(), "startm: M has a P");
-                m.set_spinning(spinning);
-                m.set_nextp(p);
-                m.note.wakeup();
-            }
-            None => {
-                // A loom model that shut down has no M left to start.
-                #[cfg(loom)]
-                if locked.loom.shutdown {
-                    return self.undo_startm(&mut locked, p, spinning);
-                }
-                locked.mcount += 1;
-                drop(locked);
-                crate::m::newm(p, spinning);
-            }
-        }
-    }
-
-    /// Park `m` until someone hands it a P (Go's `stopm`); returns with the
-    /// P acquired. Before sleeping, checks whether the program is deadlocked.
-    ///
-    /// Returns `false` only in a loom model, when the model shut the
-    /// scheduler down (see `loom_api.rs`); the real runtime never does.
-    ///
-    /// If timers are pending and no M watches them yet, `m` first becomes
-    /// the timer M: it sleeps only until the earliest timer (Go's
-    /// `netpoll(delay)` in `findrunnable`), off the idle list, then takes an
-    /// idle P to fire it (see `timers.rs`).
-    pub(crate) fn stopm(&self, m: &'static M) -> bool {
-        loop {
-            match self.timer_role(m) {
-                TimerRole::None => {
-                    crate::trace::event(crate::trace::Event::MStop { m });
-                    return self.midle_enter(m) && self.mpark(m);
-                }
-                TimerRole::RunNow(p) => {
-                    self.acquirep(m, p);
-                    return true;
-                }
-                TimerRole::SleepUntil(t) => {
-                    crate::trace::event(crate::trace::Event::MStop { m });
-                    self.timer_m_sleep(m, t);
-                    let mut locked = self.lock();
-                    if let Some(p) = self.pidleget(&mut locked) {
-                        drop(locked);
-                        self.acquirep(m, p);
-                        crate::trace::event(crate::trace::Event::MWake { m });
-                        return true;
-                    }
-                    // Every P is busy: their Ms fire timers when they
-                    // schedule (and sysmon when they are late).
-                }
-            }
-        }
-    }
-
-    /// First half of `stopm`: join the idle list and, now that one more M is
-    /// idle, check for deadlock. Returns `false` if the (loom) scheduler is
-    /// shut down.
-    pub(crate) fn midle_enter(&self, m: &'static M) -> bool {
-        debug_assert!(m.p().is_none(), "stopm: holding P");
-        debug_assert!(!m.spinning(), "stopm: spinning");
-        let mut locked = self.lock();
-        #[cfg(loom)]
-        if locked.loom.shutdown {
-            return false;
-        }
-        self.mput(&mut locked, m);
-        if let Some(report) = crate::deadlock::check_dead(self, &locked) {
-            crate::deadlock::on_deadlock(self, &mut locked, report);
-            // Under loom `on_deadlock` returns, having shut the model down.
-            #[cfg(loom)]
-            return false;
-        }
-        true
-    }
-
-    /// Second half of `stopm`: sleep until someone hands `m` a P, and take
-    /// it (Go's `mPark` + `acquirep`). Returns `false` if woken without a P,
-    /// which only a loom model's shutdown does.
-    pub(crate) fn mpark(&self, m: &'static M) -> bool {
-        m.note.sleep();
-        let Some(p) = m.take_nextp() else {
-            #[cfg(not(loom))]
-            panic!("stopm: woken without a P");
-            #[cfg(loom)]
-            return false;
-        };
-        self.acquirep(m, p);
-        crate::trace::event(crate::trace::Event::MWake { m });
-        true
-    }
-
-    /// Find an M for `p`, which sysmon just took from an M blocked in a
-    /// system call (Go's `handoffp`): start one at once if there is work;
-    /// else, if no M is spinning or idle to notice future work, start a
-    /// spinning one; else put `p` on the idle list.
-    pub(crate) fn handoffp(&self, p: &'static P) {
-        debug_assert_eq!(p.status(), PStatus::Idle, "handoffp: P not idle");
-        if !p.runq_is_empty() || self.runqsize.load(Ordering::Acquire) > 0 {
-            self.startm(Some(p), false);
-            return;
-        }
-        if self.nmspinning.load(Ordering::SeqCst) + self.npidle.load(Ordering::SeqCst) == 0
-            && self
-                .nmspinning
-                .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok()
-        {
-            self.startm(Some(p), true);
-            return;
-        }
-        let mut locked = self.lock();
-        if !locked.runq.is_empty() {
-            drop(locked);
-            self.startm(Some(p), false);
-            return;
-        }
-        let when = p.timers.next();
-        self.pidleput(&mut locked, p);
-        drop(locked);
-        if let Some(when) = when {
-            self.wake_timer_sleeper(when);
-        }
-    }
-
     /// Destroy a P beyond GOMAXPROCS that sysmon took back from a syscall
     /// (the part of Go's `procresize` that our shrink leaves to whoever owns
     /// the P next): its queued Gs go to the global queue. The caller owns `p`.
-    pub(crate) fn destroy_p(&self, p: &'static P) {
+    pub(crate) fn destroy_p(&'static self, p: &'static P) {
         debug_assert_eq!(p.status(), PStatus::Idle, "destroy_p: P not owned");
         let mut locked = self.lock();
         if p.id < self.gomaxprocs() {
@@ -499,20 +272,10 @@ impl Sched {
         self.wakep();
     }
 
-    /// An M that was spinning found work: stop spinning, and since there may
-    /// be more work, maybe wake another spinner (Go's `resetspinning`).
-    pub(crate) fn reset_spinning(&self, m: &M) {
-        debug_assert!(m.spinning());
-        m.set_spinning(false);
-        let prev = self.nmspinning.fetch_sub(1, Ordering::SeqCst);
-        debug_assert!(prev > 0, "resetspinning: negative nmspinning");
-        self.wakep();
-    }
-
     /// Make a parked G runnable in `runnext` of the waker's P `p`, or on the
     /// global queue when the waker holds no P (Go's `goready` / `ready`).
     #[doc(alias = "goready")]
-    pub fn ready(&self, g: GRef, p: Option<&'static P>) {
+    pub fn ready(&'static self, g: GRef, p: Option<&'static P>) {
         g.set_status(Status::Waiting, Status::Runnable);
         self.runqput(g, p);
         crate::trace::ready(g);
@@ -529,7 +292,7 @@ impl Sched {
     /// In that order there is no moment at which the deadlock detector sees
     /// `g` neither runnable nor pending (the loom model `loom_deadlock.rs`
     /// checks it).
-    pub fn ready_pending(&self, g: GRef, p: Option<&'static P>) {
+    pub fn ready_pending(&'static self, g: GRef, p: Option<&'static P>) {
         self.ready(g, p);
         let prev = self.pending_wakeups.fetch_sub(1, Ordering::SeqCst);
         debug_assert!(prev > 0, "ready_pending: no pending wakeup");
@@ -537,7 +300,7 @@ impl Sched {
 
     /// Queue a runnable `g` in `runnext` of `p` (or globally without a P) and
     /// wake an M for it (the tail of Go's `newproc` and `ready`).
-    pub fn runqput(&self, g: GRef, p: Option<&'static P>) {
+    pub fn runqput(&'static self, g: GRef, p: Option<&'static P>) {
         match p {
             Some(p) => p.runqput(g, true, |batch| {
                 let mut locked = self.lock();
@@ -562,7 +325,7 @@ impl Sched {
     /// current time slice; `None` only when a loom model shut the scheduler
     /// down while `m` was idle.
     #[doc(alias = "findrunnable")]
-    pub(crate) fn find_runnable(&self, m: &'static M) -> Option<(GRef, bool)> {
+    pub(crate) fn find_runnable(&'static self, m: &'static M) -> Option<(GRef, bool)> {
         match self.find_runnable_fast(m) {
             Some(found) => Some(found),
             None => self.find_runnable_slow(m),
@@ -591,7 +354,7 @@ impl Sched {
     }
 
     #[inline(never)]
-    fn find_runnable_slow(&self, m: &'static M) -> Option<(GRef, bool)> {
+    fn find_runnable_slow(&'static self, m: &'static M) -> Option<(GRef, bool)> {
         'top: loop {
             let p = m.p().expect("findrunnable: no P");
 
@@ -600,7 +363,7 @@ impl Sched {
             if let Some(when) = p.timers.next() {
                 let now = crate::timers::nanotime();
                 if when <= now {
-                    p.timers.run_due(self, Some(p), now);
+                    p.timers.run_due(now, |g| self.ready_pending(g, Some(p)));
                 }
             }
 
@@ -636,8 +399,7 @@ impl Sched {
             let busy = procs.saturating_sub(self.npidle.load(Ordering::SeqCst));
             if m.spinning() || 2 * self.nmspinning.load(Ordering::SeqCst) < busy {
                 if !m.spinning() {
-                    m.set_spinning(true);
-                    self.nmspinning.fetch_add(1, Ordering::SeqCst);
+                    self.start_spinning(m);
                 }
                 if let Some(g) = self.steal_work(m, p) {
                     return Some((g, false));
@@ -662,35 +424,16 @@ impl Sched {
             self.pidleput(&mut locked, p);
             drop(locked);
 
-            // The delicate dance (see the module doc): stop spinning first,
+            // The delicate dance (see `idle.rs`): stop spinning first,
             // then look at every queue again.
-            if m.spinning() {
-                m.set_spinning(false);
-                let prev = self.nmspinning.fetch_sub(1, Ordering::SeqCst);
-                debug_assert!(prev > 0, "findrunnable: negative nmspinning");
-                fence(Ordering::SeqCst);
-                if RECHECK_AFTER_SPINNING && self.work_exists() {
-                    let mut locked = self.lock();
-                    if let Some(p) = self.pidleget(&mut locked) {
-                        drop(locked);
-                        self.acquirep(m, p);
-                        m.set_spinning(true);
-                        self.nmspinning.fetch_add(1, Ordering::SeqCst);
-                        continue 'top;
-                    }
-                }
+            if m.spinning() && self.spinner_gives_up(m).is_some() {
+                continue 'top;
             }
 
             if !self.stopm(m) {
                 return None;
             }
         }
-    }
-
-    /// Is any G queued anywhere (any P's local queue, or the global queue)?
-    /// Go's `checkRunqsNoP`.
-    pub(crate) fn work_exists(&self) -> bool {
-        self.runqsize.load(Ordering::SeqCst) > 0 || self.procs().any(|p| !p.runq_is_empty())
     }
 
     /// Four rounds over all Ps in random order, stealing half of a victim's
@@ -734,7 +477,6 @@ impl Sched {
     /// `allgs` under one lock, handing them to the free list `free` (Go's
     /// `malg`, batched: a million goroutines started at once would otherwise
     /// pay a `malloc` and two lock operations each).
-    #[cfg(not(loom))]
     pub(crate) fn malg_batch(&self, free: &mut Vec<GRef>, n: usize) {
         let gs: &'static [G] = Box::leak((0..n).map(|_| G::new()).collect::<Box<[G]>>());
         lock(&self.allgs).extend(gs.iter());
@@ -747,6 +489,149 @@ impl Sched {
         let g: GRef = Box::leak(Box::new(G::new()));
         self.allgadd(g);
         g
+    }
+
+    /// Put a dead G on `p`'s free list; move half to the global list when
+    /// the local one grows long (Go's `gfput`). The caller holds `p`.
+    pub(crate) fn gfput(&self, p: &P, g: GRef) {
+        // SAFETY: we hold `p`.
+        let local = unsafe { p.local.get() };
+        local.gfree.push(g);
+        if local.gfree.len() >= 64 {
+            let half = local.gfree.len() / 2;
+            let mut locked = self.lock();
+            locked.gfree.extend(local.gfree.drain(..half));
+        }
+    }
+
+    /// Take a dead G from `p`'s free list, refilling it from the global list,
+    /// or allocating a batch when there is none anywhere (Go's `gfget`, and
+    /// `malg` when it finds nothing). The caller holds `p`.
+    pub(crate) fn gfget(&self, p: Option<&'static P>) -> Option<GRef> {
+        let Some(p) = p else {
+            return self.lock().gfree.pop();
+        };
+        // SAFETY: we hold `p`.
+        let local = unsafe { p.local.get() };
+        if local.gfree.is_empty() {
+            let mut locked = self.lock();
+            let take = locked.gfree.len().min(G_BATCH);
+            let at = locked.gfree.len() - take;
+            local.gfree.extend(locked.gfree.drain(at..));
+        }
+        if local.gfree.is_empty() {
+            // No dead G anywhere: make a batch of new ones at once.
+            self.malg_batch(&mut local.gfree, G_BATCH);
+        }
+        local.gfree.pop()
+    }
+}
+
+/// What an M going idle does about timers (see [`Sched::timer_role`]).
+pub(crate) enum TimerRole {
+    /// No timer needs it: sleep on the idle list.
+    None,
+    /// A timer is overdue: take this idle P and fire it.
+    RunNow(&'static P),
+    /// Sleep until this `nanotime` as the timer M.
+    SleepUntil(u64),
+}
+
+// ---- timers (the per-P heaps are in `timers.rs`) ----------------------
+
+impl Sched {
+    /// The earliest timer over every P, dead Ps included (Go's
+    /// `timeSleepUntil`).
+    pub(crate) fn next_timer(&self) -> Option<u64> {
+        // Timers are not modelled under loom: scanning `allp` there would
+        // only add interleavings to every model of the idle protocol.
+        if cfg!(loom) {
+            return None;
+        }
+        self.allps().filter_map(|p| p.timers.next()).min()
+    }
+
+    /// Fire the due timers of every P (Go's `checkTimers` over `allp`, done
+    /// by a stealing M and by sysmon), readying their goroutines into `p`.
+    /// Returns how many fired.
+    pub(crate) fn run_all_timers(&'static self, p: Option<&'static P>, now: u64) -> usize {
+        if cfg!(loom) {
+            return 0; // see `next_timer`
+        }
+        self.allps()
+            .map(|t| t.timers.run_due(now, |g| self.ready_pending(g, p)))
+            .sum()
+    }
+
+    /// What an M about to go idle should do about timers (part of Go's
+    /// `findrunnable`): sleep until the earliest one as the timer M, if
+    /// there are timers and no M watches them yet; fire overdue ones itself
+    /// with an idle P; or nothing (idle list, sleep until woken).
+    pub(crate) fn timer_role(&self, m: &'static M) -> TimerRole {
+        if self.next_timer().is_none() {
+            // The common case; a timer added right now finds no timer M and
+            // calls `wakep`, as it would with no timer M at all.
+            return TimerRole::None;
+        }
+        // Read the timers again under the lock: `wake_timer_sleeper` publishes a
+        // new timer before it takes the lock to look for a timer M, so either
+        // we see the new timer or it sees us.
+        let mut locked = self.lock();
+        if locked.timer_m.is_some() {
+            return TimerRole::None;
+        }
+        let Some(next) = self.next_timer() else {
+            return TimerRole::None;
+        };
+        if next > nanotime() {
+            locked.timer_m = Some((m, next));
+            return TimerRole::SleepUntil(next);
+        }
+        match self.pidleget(&mut locked) {
+            Some(p) => TimerRole::RunNow(p),
+            // Every P is busy; they (or sysmon) will fire it.
+            None => TimerRole::None,
+        }
+    }
+
+    /// Sleep as the timer M until `until` or until woken for an earlier
+    /// timer (`wake_timer_sleeper`), and give up the role. Leaves `m`'s
+    /// note clean, so its next sleep is a real one.
+    pub(crate) fn timer_m_sleep(&self, m: &'static M, until: u64) {
+        if m.note.sleep_until(instant_of(until)) {
+            // `wake_timer_sleeper` cleared the role before waking us.
+            return;
+        }
+        let mut locked = self.lock();
+        match locked.timer_m {
+            Some((tm, _)) if std::ptr::eq(tm, m) => locked.timer_m = None,
+            // Timed out just as `wake_timer_sleeper` took the role away: its
+            // wakeup is on the way; take it now.
+            _ => {
+                drop(locked);
+                m.note.sleep();
+            }
+        }
+    }
+
+    /// A timer due at `when` was added: make sure some M will be awake to
+    /// fire it (Go's `wakeNetPoller`). If an M sleeps until a later time, wake
+    /// it so it sleeps again with the new deadline; if none is sleeping on
+    /// the timers, wake an idle P's M.
+    pub(crate) fn wake_timer_sleeper(&'static self, when: u64) {
+        let mut locked = self.lock();
+        match locked.timer_m {
+            Some((m, until)) if when < until => {
+                locked.timer_m = None;
+                drop(locked);
+                m.note.wakeup();
+            }
+            Some(_) => {}
+            None => {
+                drop(locked);
+                self.wakep();
+            }
+        }
     }
 }
 

@@ -8,7 +8,8 @@
 //!
 //! Cost: one `mmap` per goroutine would cost ~9 us, so stacks are carved from
 //! regions of [`STACKS_PER_REGION`] stacks mapped once with `MAP_NORESERVE`,
-//! and dead goroutines keep their stack for the next `go` (see `m.rs`).
+//! and dead goroutines keep their stack for the next `go` (the P's stack
+//! cache, `stackalloc`/`stackfree` in `p.rs`).
 //!
 //! Safety: every stack has a guard below it, one page of the allocator's
 //! page size (`os::stack_page_size`: the kernel's, 4 KiB on x86_64 and 16 KiB

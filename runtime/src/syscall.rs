@@ -23,8 +23,8 @@
 //! While in a syscall the goroutine counts as able to wake others, and its M
 //! as not idle, so the deadlock detector stays quiet.
 
-use crate::g::Status;
-use crate::m::{current_g, current_m, switch_to_scheduler, Yield};
+use crate::g::{switch_to_scheduler, Status, Yield};
+use crate::m::{current_g, current_m};
 use crate::p::PStatus;
 use crate::sync_facade::Ordering;
 

@@ -136,7 +136,7 @@ fn run(sched: &'static Sched) -> ! {
 /// Ask long-running goroutines to yield, and take the P away from an M
 /// blocked in a system call (Go's `retake`). Returns the number of Ps
 /// retaken from syscalls.
-fn retake(sched: &Sched, now: Instant, seen: &mut [Seen]) -> u32 {
+fn retake(sched: &'static Sched, now: Instant, seen: &mut [Seen]) -> u32 {
     let mut n = 0;
     let procs = sched.gomaxprocs();
     // All Ps, not just the live ones: a P that GOMAXPROCS shrank away while
@@ -209,7 +209,7 @@ fn preemptone(p: &crate::p::P) {
 
 /// Fire timers that are more than [`TIMER_GRACE`] late: their goroutines go
 /// to the global queue (Go's sysmon starts an M for them instead).
-fn run_late_timers(sched: &Sched) {
+fn run_late_timers(sched: &'static Sched) {
     let now = crate::timers::nanotime();
     let grace = TIMER_GRACE.as_nanos() as u64;
     if sched.next_timer().is_some_and(|t| t + grace <= now) {

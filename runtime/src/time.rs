@@ -45,7 +45,9 @@ pub fn sleep(d: Duration) {
     // for a goroutine that is not asleep yet. Once parked, release it and
     // make sure an M will be awake in time (Go's `resetForSleep`, the
     // unlock function of `gopark` in `timeSleep`).
-    let heap = p.timers.add(sched, when, g);
+    // Count the promise before the sleeper can be seen asleep.
+    sched.add_pending_wakeup();
+    let heap = p.timers.add(when, g);
     let unlock = move || {
         drop(heap);
         sched.wake_timer_sleeper(when);

@@ -5,8 +5,10 @@
 //! goroutine parks, its wake-up time goes into its P's timer heap, and the M
 //! runs other goroutines. The scheduler looks at the heaps whenever it looks
 //! for work (`find_runnable`); an M with nothing else to do sleeps in the
-//! kernel only *until the earliest timer* (see `Sched::stopm`), and sysmon
-//! runs timers that are overdue because every M is busy.
+//! kernel only *until the earliest timer* (see `Sched::timer_role`), and sysmon
+//! runs timers that are overdue because every M is busy. Which M sleeps
+//! until a timer, and who fires it, is the scheduler's part (`sched.rs`);
+//! this file is only the heaps, so it imports nothing above `g.rs`.
 //!
 //! Each heap has its own small lock, and its earliest deadline is mirrored in
 //! an atomic (`when`, Go's `timer0When`), so "is any timer due?" costs one
@@ -20,9 +22,6 @@ use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use crate::g::GRef;
-use crate::m::M;
-use crate::p::P;
-use crate::sched::Sched;
 use crate::sync_facade::{lock, Mutex, MutexGuard};
 use std::sync::atomic::Ordering;
 
@@ -38,16 +37,6 @@ pub(crate) fn nanotime() -> u64 {
 /// The `Instant` of a `nanotime` value.
 pub(crate) fn instant_of(t: u64) -> Instant {
     *EPOCH + Duration::from_nanos(t.saturating_sub(1))
-}
-
-/// What an M going idle does about timers (see [`Sched::timer_role`]).
-pub(crate) enum TimerRole {
-    /// No timer needs it: sleep on the idle list.
-    None,
-    /// A timer is overdue: take this idle P and fire it.
-    RunNow(&'static P),
-    /// Sleep until this `nanotime` as the timer M.
-    SleepUntil(u64),
 }
 
 /// One pending wake-up.
@@ -118,13 +107,11 @@ impl Timers {
         }
     }
 
-    /// Add a timer that wakes `g` at `when` (Go's `addtimer`), counted in
-    /// `pending_wakeups` until it fires. Returns the locked heap: the caller
-    /// parks and releases it once parked.
-    pub(crate) fn add(&self, sched: &Sched, when: u64, g: GRef) -> MutexGuard<'_, Heap> {
+    /// Add a timer that wakes `g` at `when` (Go's `addtimer`). Returns the
+    /// locked heap: the caller parks and releases it once parked. The caller
+    /// has counted the timer in `Sched::pending_wakeups` (see `time.rs`).
+    pub(crate) fn add(&self, when: u64, g: GRef) -> MutexGuard<'_, Heap> {
         debug_assert!(when > 0);
-        // Count the promise before the sleeper can be seen asleep.
-        sched.add_pending_wakeup();
         let mut h = lock(&self.heap);
         h.seq += 1;
         let seq = h.seq;
@@ -140,10 +127,9 @@ impl Timers {
     }
 
     /// Fire every timer due at `now` (Go's `checkTimers` / `runtimer`):
-    /// each wakes its goroutine into `p`'s `runnext` (the caller's P), or
-    /// onto the global queue when the caller has no P (sysmon). Returns how
-    /// many fired.
-    pub(crate) fn run_due(&self, sched: &Sched, p: Option<&'static P>, now: u64) -> usize {
+    /// hand each one's goroutine to `ready`, which makes it runnable (the
+    /// scheduler's `ready_pending`). Returns how many fired.
+    pub(crate) fn run_due(&self, now: u64, mut ready: impl FnMut(GRef)) -> usize {
         let mut fired = 0;
         loop {
             match self.next() {
@@ -159,103 +145,9 @@ impl Timers {
             drop(h);
             let Some(timer) = timer else { return fired };
             // The timer's goroutine is parked (it released the heap lock
-            // only once parked): ready it, then retire the promise.
-            sched.ready_pending(timer.g, p);
+            // only once parked): ready it.
+            ready(timer.g);
             fired += 1;
-        }
-    }
-}
-
-impl Sched {
-    /// The earliest timer over every P, dead Ps included (Go's
-    /// `timeSleepUntil`).
-    pub(crate) fn next_timer(&self) -> Option<u64> {
-        // Timers are not modelled under loom: scanning `allp` there would
-        // only add interleavings to every model of the idle protocol.
-        if cfg!(loom) {
-            return None;
-        }
-        self.allps().filter_map(|p| p.timers.next()).min()
-    }
-
-    /// Fire the due timers of every P (Go's `checkTimers` over `allp`, done
-    /// by a stealing M and by sysmon), readying their goroutines into `p`.
-    /// Returns how many fired.
-    pub(crate) fn run_all_timers(&self, p: Option<&'static P>, now: u64) -> usize {
-        if cfg!(loom) {
-            return 0; // see `next_timer`
-        }
-        self.allps().map(|t| t.timers.run_due(self, p, now)).sum()
-    }
-
-    /// What an M about to go idle should do about timers (part of Go's
-    /// `findrunnable`): sleep until the earliest one as the timer M, if
-    /// there are timers and no M watches them yet; fire overdue ones itself
-    /// with an idle P; or nothing (idle list, sleep until woken).
-    pub(crate) fn timer_role(&self, m: &'static M) -> TimerRole {
-        if self.next_timer().is_none() {
-            // The common case; a timer added right now finds no timer M and
-            // calls `wakep`, as it would with no timer M at all.
-            return TimerRole::None;
-        }
-        // Read the timers again under the lock: `wake_timer_sleeper` publishes a
-        // new timer before it takes the lock to look for a timer M, so either
-        // we see the new timer or it sees us.
-        let mut locked = self.lock();
-        if locked.timer_m.is_some() {
-            return TimerRole::None;
-        }
-        let Some(next) = self.next_timer() else {
-            return TimerRole::None;
-        };
-        if next > nanotime() {
-            locked.timer_m = Some((m, next));
-            return TimerRole::SleepUntil(next);
-        }
-        match self.pidleget(&mut locked) {
-            Some(p) => TimerRole::RunNow(p),
-            // Every P is busy; they (or sysmon) will fire it.
-            None => TimerRole::None,
-        }
-    }
-
-    /// Sleep as the timer M until `until` or until woken for an earlier
-    /// timer (`wake_timer_sleeper`), and give up the role. Leaves `m`'s
-    /// note clean, so its next sleep is a real one.
-    pub(crate) fn timer_m_sleep(&self, m: &'static M, until: u64) {
-        if m.note.sleep_until(instant_of(until)) {
-            // `wake_timer_sleeper` cleared the role before waking us.
-            return;
-        }
-        let mut locked = self.lock();
-        match locked.timer_m {
-            Some((tm, _)) if std::ptr::eq(tm, m) => locked.timer_m = None,
-            // Timed out just as `wake_timer_sleeper` took the role away: its
-            // wakeup is on the way; take it now.
-            _ => {
-                drop(locked);
-                m.note.sleep();
-            }
-        }
-    }
-
-    /// A timer due at `when` was added: make sure some M will be awake to
-    /// fire it (Go's `wakeNetPoller`). If an M sleeps until a later time, wake
-    /// it so it sleeps again with the new deadline; if none is sleeping on
-    /// the timers, wake an idle P's M.
-    pub(crate) fn wake_timer_sleeper(&self, when: u64) {
-        let mut locked = self.lock();
-        match locked.timer_m {
-            Some((m, until)) if when < until => {
-                locked.timer_m = None;
-                drop(locked);
-                m.note.wakeup();
-            }
-            Some(_) => {}
-            None => {
-                drop(locked);
-                self.wakep();
-            }
         }
     }
 }

@@ -47,7 +47,7 @@ mod picture;
 #[cfg(not(loom))]
 mod report;
 #[cfg(not(loom))]
-pub(crate) use recorder::{finish, init};
+pub(crate) use recorder::init;
 
 /// On when any of pictures or timeline is on; read by every hook.
 static ON: AtomicBool = AtomicBool::new(false);
@@ -120,9 +120,9 @@ pub(crate) enum Event {
 impl Event {
     /// [`Event::Preempt`] or [`Event::Gosched`], by why `g` yielded.
     #[inline(always)]
-    pub(crate) fn yielded(g: GRef, m: &'static M, why: &crate::m::Yield) -> Event {
+    pub(crate) fn yielded(g: GRef, m: &'static M, why: &crate::g::Yield) -> Event {
         match why {
-            crate::m::Yield::Preempted => Event::Preempt { g, m },
+            crate::g::Yield::Preempted => Event::Preempt { g, m },
             _ => Event::Gosched { g, m },
         }
     }

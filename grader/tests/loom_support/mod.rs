@@ -41,7 +41,7 @@ pub fn check(name: &str, model: impl Fn() + Sync + Send + 'static) {
 /// runnable G (parking when there is none), stop spinning, mark it running
 /// and "run" it by calling `run`, which decides how it ends. Returns when the
 /// model shuts the scheduler down.
-pub fn m_loop(sched: &Sched, m: &'static M, mut run: impl FnMut(GRef)) {
+pub fn m_loop(sched: &'static Sched, m: &'static M, mut run: impl FnMut(GRef)) {
     while let Some((g, _inherit)) = rt::find_runnable(sched, m) {
         if m.spinning() {
             rt::reset_spinning(sched, m);

@@ -16,6 +16,7 @@ use super::{chrome, picture, report, Ev, Event, MView, PView, Snapshot, ON};
 use crate::g::{GRef, Status};
 use crate::m::{current_g, current_m, current_p};
 use crate::p::PStatus;
+use crate::sched::Sched;
 use crate::sync_facade::Ordering;
 
 /// Queue entries a picture shows before "+N".
@@ -23,6 +24,8 @@ const SHOW: usize = 8;
 
 /// Everything the recorder keeps, under the one trace mutex.
 struct Recorder {
+    /// The scheduler whose pictures we draw, given at `init`.
+    sched: &'static Sched,
     /// Time zero of the pictures and the timeline.
     start: Instant,
     /// The story on stderr, if `RUNTIME_TRACE` is set.
@@ -54,11 +57,11 @@ pub(crate) fn start_time() -> Instant {
     *START.get_or_init(Instant::now)
 }
 
-/// Read the switches from the environment; called once, before the
-/// first M or G exists.
-pub(crate) fn init() {
+/// Read the switches from the environment; called once by the start-up of
+/// `sched`, before the first M or G exists. When tracing is on, [`finish`]
+/// becomes an exit hook (see `fatal.rs`).
+pub(crate) fn init(sched: &'static Sched) {
     let start = start_time();
-    crate::schedtrace::init();
     let story = std::env::var("RUNTIME_TRACE")
         .is_ok_and(|v| !v.is_empty() && v != "0")
         .then(picture::Story::new);
@@ -83,6 +86,7 @@ pub(crate) fn init() {
         crate::fatal::write_stderr(&s.legend());
     }
     *lock() = Some(Recorder {
+        sched,
         start,
         story,
         timeline,
@@ -93,6 +97,7 @@ pub(crate) fn init() {
         done: false,
     });
     ON.store(true, std::sync::atomic::Ordering::Release);
+    crate::fatal::add_exit_hook(finish);
 }
 
 fn lock() -> MutexGuard<'static, Option<Recorder>> {
@@ -127,8 +132,8 @@ pub(super) fn record(e: Event) {
 }
 
 /// The program ends with `code`: draw the last frame, end the open
-/// slices and complete the timeline file. Called on every exit path
-/// (`fatal::exit`); a no-op when tracing is off.
+/// slices and complete the timeline file. Called on every exit path, as an
+/// exit hook of `fatal::exit`.
 pub(crate) fn finish(code: i32) {
     if !super::enabled() {
         return;
@@ -251,8 +256,8 @@ impl Recorder {
 
     /// Read the scheduler as it is now (see the module doc on races).
     fn snapshot(&self) -> Snapshot {
-        let sched = crate::proc::sched_unchecked();
-        let ps = sched
+        let ps = self
+            .sched
             .procs()
             .map(|p| {
                 let next = p.runnext.load(Ordering::Acquire);
