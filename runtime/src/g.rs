@@ -17,7 +17,7 @@
 
 use std::panic::Location;
 
-use crate::sync_facade::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering};
+use crate::sync_facade::{AtomicBool, AtomicRef, AtomicU64, AtomicU8, Ordering};
 
 /// A goroutine as the scheduler passes it around.
 pub type GRef = &'static G;
@@ -125,24 +125,14 @@ pub struct G {
     /// A [`WaitReason`] as `u8`, valid while `Waiting`.
     wait_reason: AtomicU8,
     /// The user's source line that blocked (from `#[track_caller]`).
-    wait_location: AtomicPtr<Location<'static>>,
+    wait_location: AtomicRef<Location<'static>>,
     /// The `go` statement that created this G.
-    created_at: AtomicPtr<Location<'static>>,
+    created_at: AtomicRef<Location<'static>>,
     /// The goroutine that executed that `go` statement (0: none).
     parent_goid: AtomicU64,
     /// The coroutine and stack; owned by whichever M runs the G.
     #[cfg(not(loom))]
     pub(crate) exec: ExecCell,
-}
-
-fn loc_ptr(loc: &'static Location<'static>) -> *mut Location<'static> {
-    loc as *const Location<'static> as *mut Location<'static>
-}
-
-fn loc_ref(p: *mut Location<'static>) -> Option<&'static Location<'static>> {
-    // SAFETY: the pointer is either null or was made by `loc_ptr` from a
-    // `&'static Location`, which lives for the whole program.
-    unsafe { p.cast_const().as_ref() }
 }
 
 impl G {
@@ -154,8 +144,8 @@ impl G {
             preempt: AtomicBool::new(false),
             catches_panics: AtomicBool::new(false),
             wait_reason: AtomicU8::new(WaitReason::None as u8),
-            wait_location: AtomicPtr::new(std::ptr::null_mut()),
-            created_at: AtomicPtr::new(std::ptr::null_mut()),
+            wait_location: AtomicRef::none(),
+            created_at: AtomicRef::none(),
             parent_goid: AtomicU64::new(0),
             #[cfg(not(loom))]
             exec: ExecCell::new(),
@@ -198,8 +188,7 @@ impl G {
     pub(crate) fn init_live(&self, goid: u64, parent: u64, created_at: &'static Location<'static>) {
         self.goid.store(goid, Ordering::Relaxed);
         self.parent_goid.store(parent, Ordering::Relaxed);
-        self.created_at
-            .store(loc_ptr(created_at), Ordering::Relaxed);
+        self.created_at.store(Some(created_at), Ordering::Relaxed);
         self.preempt.store(false, Ordering::Relaxed);
         self.catches_panics.store(false, Ordering::Relaxed);
         self.wait_reason
@@ -210,7 +199,7 @@ impl G {
     /// dump). Go: the `reason` argument of `gopark`.
     pub(crate) fn set_wait(&self, reason: WaitReason, at: &'static Location<'static>) {
         self.wait_reason.store(reason as u8, Ordering::Relaxed);
-        self.wait_location.store(loc_ptr(at), Ordering::Relaxed);
+        self.wait_location.store(Some(at), Ordering::Relaxed);
     }
 
     /// Why this G is parked.
@@ -220,16 +209,33 @@ impl G {
 
     /// Where this G parked.
     pub fn wait_location(&self) -> Option<&'static Location<'static>> {
-        loc_ref(self.wait_location.load(Ordering::Relaxed))
+        self.wait_location.load(Ordering::Relaxed)
     }
 
     /// Where this G was created, and by which goroutine.
     pub fn created(&self) -> (Option<&'static Location<'static>>, u64) {
         (
-            loc_ref(self.created_at.load(Ordering::Relaxed)),
+            self.created_at.load(Ordering::Relaxed),
             self.parent_goid.load(Ordering::Relaxed),
         )
     }
+}
+
+/// Why a goroutine handed its M back to the scheduler.
+pub(crate) enum Yield {
+    /// `gosched()`: go to the global queue, let others run.
+    Gosched,
+    /// Asked by sysmon after 10 ms: same as `Gosched`, as in Go.
+    Preempted,
+    /// Block. The closure runs *after* the switch, on the M's own stack
+    /// (Go's `gopark` `unlockf`): it releases the lock that protects the
+    /// wait queue the G just joined, so no waker can touch the G before
+    /// it is fully parked.
+    Park(*mut (dyn FnMut() + 'static)),
+    /// Back from a system call, but the P was handed off and no other
+    /// is idle: queue the G globally and park this M (Go's
+    /// `exitsyscall0`).
+    ExitSyscallNoP,
 }
 
 #[cfg(not(loom))]
@@ -243,26 +249,9 @@ mod coro {
 
     use corosensei::{Coroutine, Yielder};
 
-    use super::GRef;
+    use super::{GRef, Yield};
     use crate::funcval::FuncVal;
     use crate::stack::Stack;
-
-    /// Why a goroutine handed its M back to the scheduler.
-    pub(crate) enum Yield {
-        /// `gosched()`: go to the global queue, let others run.
-        Gosched,
-        /// Asked by sysmon after 10 ms: same as `Gosched`, as in Go.
-        Preempted,
-        /// Block. The closure runs *after* the switch, on the M's own stack
-        /// (Go's `gopark` `unlockf`): it releases the lock that protects the
-        /// wait queue the G just joined, so no waker can touch the G before
-        /// it is fully parked.
-        Park(*mut (dyn FnMut() + 'static)),
-        /// Back from a system call, but the P was handed off and no other
-        /// is idle: queue the G globally and park this M (Go's
-        /// `exitsyscall0`).
-        ExitSyscallNoP,
-    }
 
     /// A running or suspended goroutine: its code, on its own stack.
     pub(crate) type Coro = Coroutine<(), Yield, (), Stack>;

@@ -68,12 +68,16 @@
 //! call.
 
 #![warn(missing_docs)]
+// Every `unsafe` block says why it is sound (smol's `async-executor` does the
+// same); `-D warnings` in CI makes a missing `// SAFETY:` comment an error.
+#![warn(clippy::undocumented_unsafe_blocks)]
 // Under loom only the synchronization core is built, and the models reach it
 // through a few entry points; the rest is unused there.
-#![cfg_attr(loom, allow(dead_code))]
+#![cfg_attr(loom, allow(dead_code, unused_imports))]
 
 pub mod chan;
 pub mod deadlock;
+mod fatal;
 pub mod g;
 mod idle;
 #[cfg(loom)]
@@ -94,8 +98,6 @@ mod sync_facade;
 pub(crate) mod timers;
 mod trace;
 
-#[cfg(not(loom))]
-mod fatal;
 #[cfg(not(loom))]
 mod funcval;
 #[cfg(not(loom))]

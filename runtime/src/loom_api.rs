@@ -1,6 +1,11 @@
 //! Entry points for the loom models in `grader/tests/loom_*.rs` (built only
 //! with `--cfg loom`; not part of the runtime's API).
 //!
+//! Lesson idea: the scheduler "has to make decisions" while Ms go to sleep
+//! and goroutines become runnable at the same moment; the models check
+//! every interleaving of those decisions, not just the ones a run happens
+//! to hit.
+//!
 //! The models must explore *the same source* the runtime runs, so everything
 //! here is a thin wrapper that makes a crate-private function of the
 //! scheduler callable from a test, plus the one thing a model needs and the
@@ -123,17 +128,22 @@ pub fn park_g(g: GRef, reason: WaitReason) {
 /// a full ring hands half of itself plus one to `overflow` (Go's `runqput`).
 /// [`Sched::runqput`] is the same with the global queue as `overflow`.
 pub fn runqput(p: &P, g: GRef, next: bool, overflow: impl FnOnce(Vec<GRef>)) {
-    p.runqput(g, next, overflow)
+    // SAFETY: the model calls this from the thread that plays `p`'s owner;
+    // the run queue is atomics only, so even a model that breaks this rule
+    // gets a wrong answer from loom, not undefined behaviour.
+    unsafe { p.owned() }.runqput(g, next, overflow)
 }
 
 /// Owner of `p`: Go's `runqget` (runnext first, then the ring).
 pub fn runqget(p: &P) -> Option<(GRef, bool)> {
-    p.runqget()
+    // SAFETY: as in `runqput`.
+    unsafe { p.owned() }.runqget()
 }
 
 /// `thief` steals half of `victim`'s queue (Go's `runqsteal`).
 pub fn runqsteal(thief: &P, victim: &P, steal_runnext: bool) -> Option<GRef> {
-    thief.steal_half_from(victim, steal_runnext)
+    // SAFETY: as in `runqput`: the calling thread plays `thief`'s owner.
+    unsafe { thief.owned() }.steal_half_from(victim, steal_runnext)
 }
 
 /// Take everything on the global run queue.

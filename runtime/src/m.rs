@@ -21,7 +21,7 @@ use std::cell::Cell;
 
 use crate::g::GRef;
 use crate::p::P;
-use crate::sync_facade::{AtomicBool, AtomicPtr, Note, Ordering};
+use crate::sync_facade::{AtomicBool, AtomicRef, Note, Ordering};
 use crate::G;
 
 /// An OS thread that runs goroutines (Go's `type m struct`).
@@ -31,26 +31,16 @@ pub struct M {
     /// Where this M sleeps when idle (Go's `m.park`).
     pub(crate) note: Note,
     /// The P handed over by whoever woke us (Go's `m.nextp`).
-    nextp: AtomicPtr<P>,
+    nextp: AtomicRef<P>,
     /// Looking for work without having found any (Go's `m.spinning`).
     spinning: AtomicBool,
     /// The P we hold, if any (Go's `m.p`).
-    p: AtomicPtr<P>,
+    p: AtomicRef<P>,
     /// The G running on this M, if any (Go's `m.curg`).
-    curg: AtomicPtr<G>,
+    curg: AtomicRef<G>,
     /// Random state for the stealing order. Only this M touches it, so it is
     /// not part of the modelled synchronization.
     rand: std::sync::atomic::AtomicU32,
-}
-
-fn ptr_of<T>(r: Option<&'static T>) -> *mut T {
-    r.map_or(std::ptr::null_mut(), |r| r as *const T as *mut T)
-}
-
-fn ref_of<T>(p: *mut T) -> Option<&'static T> {
-    // SAFETY: M fields only ever hold null or pointers made from `&'static`
-    // references to leaked, never-freed Ps and Gs.
-    unsafe { p.cast_const().as_ref() }
 }
 
 impl M {
@@ -59,29 +49,29 @@ impl M {
         M {
             id,
             note: Note::new(),
-            nextp: AtomicPtr::new(std::ptr::null_mut()),
+            nextp: AtomicRef::none(),
             spinning: AtomicBool::new(false),
-            p: AtomicPtr::new(std::ptr::null_mut()),
-            curg: AtomicPtr::new(std::ptr::null_mut()),
+            p: AtomicRef::none(),
+            curg: AtomicRef::none(),
             rand: std::sync::atomic::AtomicU32::new((id as u32).wrapping_mul(0x9E37_79B9) | 1),
         }
     }
 
     /// The P this M holds.
     pub fn p(&self) -> Option<&'static P> {
-        ref_of(self.p.load(Ordering::Acquire))
+        self.p.load(Ordering::Acquire)
     }
 
     pub(crate) fn set_p(&self, p: Option<&'static P>) {
-        self.p.store(ptr_of(p), Ordering::Release);
+        self.p.store(p, Ordering::Release);
     }
 
     pub(crate) fn set_nextp(&self, p: &'static P) {
-        self.nextp.store(ptr_of(Some(p)), Ordering::Release);
+        self.nextp.store(Some(p), Ordering::Release);
     }
 
     pub(crate) fn take_nextp(&self) -> Option<&'static P> {
-        ref_of(self.nextp.swap(std::ptr::null_mut(), Ordering::AcqRel))
+        self.nextp.swap(None, Ordering::AcqRel)
     }
 
     /// Is this M spinning?
@@ -95,11 +85,11 @@ impl M {
 
     /// The goroutine running on this M.
     pub fn curg(&self) -> Option<GRef> {
-        ref_of(self.curg.load(Ordering::Acquire))
+        self.curg.load(Ordering::Acquire)
     }
 
     pub(crate) fn set_curg(&self, g: Option<GRef>) {
-        self.curg.store(ptr_of(g), Ordering::Release);
+        self.curg.store(g, Ordering::Release);
     }
 
     /// xorshift32 (Go's `fastrand`, simplified).
@@ -235,7 +225,9 @@ mod thread {
         }
         let p = sched.releasep(m);
         let mut locked = sched.lock();
-        let queued = p.drain_all();
+        // SAFETY: we just released `p` and it is on no idle list: no other M
+        // can reach it.
+        let queued = unsafe { p.owned() }.drain_all();
         sched.globrunqput_batch(&mut locked, queued);
         if p.id >= sched.gomaxprocs() {
             p.set_status(PStatus::Dead);
@@ -253,7 +245,7 @@ mod thread {
         let p = m.p().expect("execute: no P");
         g.set_status(Status::Runnable, Status::Running);
         m.set_curg(Some(g));
-        p.curg.store(g as *const _ as *mut _, Ordering::Release);
+        p.curg.store(Some(g), Ordering::Release);
         // A stale request (sysmon flagged this G just as it parked) must not
         // cut its next run short: Go's `execute` clears it every time.
         g.preempt.store(false, Ordering::Relaxed);
@@ -267,7 +259,8 @@ mod thread {
         // to a queue or a wait list again below.
         let exec = unsafe { g.exec.get() };
         if exec.coro.is_none() {
-            gostart(g, exec, stackalloc(p));
+            // SAFETY: this M holds `p`.
+            gostart(g, exec, stackalloc(&mut unsafe { p.owned() }));
         }
         let result = exec
             .coro
@@ -278,7 +271,7 @@ mod thread {
         m.set_curg(None);
         // Our P may have changed while the G was in a syscall.
         if let Some(p) = m.p() {
-            p.curg.store(std::ptr::null_mut(), Ordering::Release);
+            p.curg.store(None, Ordering::Release);
         }
         match result {
             CoroutineResult::Yield(why @ (Yield::Gosched | Yield::Preempted)) => {
@@ -313,8 +306,10 @@ mod thread {
                 sched.ngoroutines.fetch_sub(1, Ordering::Relaxed);
                 let coro = exec.coro.take().expect("finished G has its coroutine");
                 let p = m.p().expect("goexit: no P");
-                stackfree(p, coro.into_stack());
-                sched.gfput(p, g);
+                // SAFETY: this M holds `p`.
+                let mut p = unsafe { p.owned() };
+                stackfree(&mut p, coro.into_stack());
+                sched.gfput(&mut p, g);
             }
         }
     }

@@ -20,7 +20,7 @@ use std::cell::UnsafeCell;
 
 use crate::g::{GRef, G};
 use crate::runq::LocalQueue;
-use crate::sync_facade::{AtomicPtr, AtomicU32, AtomicU8, Ordering};
+use crate::sync_facade::{AtomicRef, AtomicU32, AtomicU8, Ordering};
 
 /// Most Ps the runtime will create (Go's limit is 1 << 31; ours is small and
 /// fixed so `allp` can be a plain array).
@@ -47,26 +47,22 @@ pub struct P {
     /// A [`PStatus`] as `u8`.
     status: AtomicU8,
     /// The next G to run, ahead of the queue (Go's `p.runnext`).
-    pub(crate) runnext: AtomicPtr<G>,
+    pub(crate) runnext: AtomicRef<G>,
     /// The local run queue.
     pub(crate) runq: LocalQueue<G>,
     /// Incremented on every scheduling decision that starts a new time slice
     /// (Go's `p.schedtick`); sysmon watches it to find long runners.
     pub(crate) schedtick: AtomicU32,
     /// The G currently running on this P, for sysmon's `preemptone`.
-    pub(crate) curg: AtomicPtr<G>,
+    pub(crate) curg: AtomicRef<G>,
     /// Incremented on every system call entered on this P (Go's
     /// `p.syscalltick`); sysmon retakes a P only after seeing the same
     /// syscall twice, so a short syscall keeps its P.
     pub(crate) syscalltick: AtomicU32,
     /// Goroutines sleeping until a deadline (Go's `p.timers`).
     pub(crate) timers: crate::timers::Timers,
-    /// Owner-only state: free Gs and stacks.
-    pub(crate) local: PLocalCell,
-}
-
-fn gptr(g: GRef) -> *mut G {
-    g as *const G as *mut G
+    /// Owner-only state: free Gs and stacks (reached through [`Owned`]).
+    local: PLocalCell,
 }
 
 impl P {
@@ -75,10 +71,10 @@ impl P {
         P {
             id,
             status: AtomicU8::new(PStatus::Dead as u8),
-            runnext: AtomicPtr::new(std::ptr::null_mut()),
+            runnext: AtomicRef::none(),
             runq: LocalQueue::new(),
             schedtick: AtomicU32::new(0),
-            curg: AtomicPtr::new(std::ptr::null_mut()),
+            curg: AtomicRef::none(),
             syscalltick: AtomicU32::new(0),
             timers: crate::timers::Timers::new(),
             local: PLocalCell::new(),
@@ -108,7 +104,55 @@ impl P {
             .is_ok()
     }
 
-    /// Owner only: make `g` runnable on this P (Go's `runqput`).
+    /// True when neither `runnext` nor the ring holds a G (Go's `runqempty`).
+    pub(crate) fn runq_is_empty(&self) -> bool {
+        self.runnext.is_none(Ordering::Acquire) && self.runq.is_empty()
+    }
+
+    /// Number of Gs queued here, `runnext` included.
+    pub fn runq_len(&self) -> usize {
+        self.runq.len() + usize::from(!self.runnext.is_none(Ordering::Acquire))
+    }
+
+    /// Claim this P's owner-only side.
+    ///
+    /// # Safety
+    /// The caller owns the P: its M holds it (between `acquirep` and
+    /// `releasep`), or no M can reach it (taken off the idle list, retaken
+    /// from a syscall, or retired, under the rules of `sched.rs`). And it
+    /// uses no other `Owned` of this P at the same time.
+    #[inline]
+    pub(crate) unsafe fn owned(&self) -> Owned<'_> {
+        Owned(self)
+    }
+}
+
+/// A P as its owner sees it: the only way to its owner-only side, the
+/// producer end of its run queue, writes into `runnext`, and its caches
+/// ([`PLocal`]). Everyone else has a plain `&P` and can only look, or steal.
+/// (tokio splits its run queue the same way: `Local<T>`, "may only be used
+/// from a single thread", and `Steal<T>`, "may be used from many threads".)
+///
+/// Made only by the unsafe [`P::owned`], where the caller says why it owns
+/// the P; the methods then need no "owner only" comment, the type says it.
+pub(crate) struct Owned<'a>(&'a P);
+
+impl std::ops::Deref for Owned<'_> {
+    type Target = P;
+
+    fn deref(&self) -> &P {
+        self.0
+    }
+}
+
+impl<'a> Owned<'a> {
+    /// The P itself, for what anyone may do with it.
+    #[inline]
+    pub(crate) fn p(&self) -> &'a P {
+        self.0
+    }
+
+    /// Make `g` runnable on this P (Go's `runqput`).
     ///
     /// With `next`, `g` goes into `runnext` and the G that was there is
     /// kicked to the tail of the ring. A full ring sends half of itself to the
@@ -121,40 +165,26 @@ impl P {
             // until we fill it, and a plain store does, without the locked
             // swap (the common case: readying a G right after the last one
             // ran, twice per channel round trip).
-            if self.runnext.load(Ordering::Acquire).is_null() {
-                self.runnext.store(gptr(g), Ordering::Release);
+            if self.runnext.is_none(Ordering::Acquire) {
+                self.runnext.store(Some(g), Ordering::Release);
                 return;
             }
             // Swap, not store: a thief may take the old one concurrently.
-            let old = self.runnext.swap(gptr(g), Ordering::AcqRel);
-            if old.is_null() {
-                return;
+            match self.runnext.swap(Some(g), Ordering::AcqRel) {
+                Some(old) => g = old,
+                None => return,
             }
-            // SAFETY: runnext only ever holds pointers made from `GRef`s.
-            g = unsafe { &*old };
         }
         self.runq.push_back(g, overflow);
     }
 
-    /// Owner only: the next G to run, and whether it inherits the current
+    /// The next G to run, and whether it inherits the current
     /// time slice (true for `runnext`). Go's `runqget`.
     pub(crate) fn runqget(&self) -> Option<(GRef, bool)> {
-        let next = self.runnext.swap(std::ptr::null_mut(), Ordering::AcqRel);
-        if !next.is_null() {
-            // SAFETY: runnext only ever holds pointers made from `GRef`s.
-            return Some((unsafe { &*next }, true));
+        if let Some(next) = self.runnext.swap(None, Ordering::AcqRel) {
+            return Some((next, true));
         }
         self.runq.pop_front().map(|g| (g, false))
-    }
-
-    /// True when neither `runnext` nor the ring holds a G (Go's `runqempty`).
-    pub(crate) fn runq_is_empty(&self) -> bool {
-        self.runnext.load(Ordering::Acquire).is_null() && self.runq.is_empty()
-    }
-
-    /// Number of Gs queued here, `runnext` included.
-    pub fn runq_len(&self) -> usize {
-        self.runq.len() + usize::from(!self.runnext.load(Ordering::Acquire).is_null())
     }
 
     /// Steal half of `victim`'s ring into ours and return one G to run now
@@ -169,45 +199,38 @@ impl P {
         if !steal_runnext {
             return None;
         }
-        let next = victim.runnext.load(Ordering::Acquire);
-        if next.is_null() {
-            return None;
-        }
+        let next = victim.runnext.load(Ordering::Acquire)?;
         if victim.status() == PStatus::Running {
             // Go sleeps ~3 us here: the victim is probably about to run its
             // runnext itself (it was just readied), and stealing it would
             // bounce it between Ms for nothing.
-            #[cfg(not(loom))]
-            std::thread::sleep(std::time::Duration::from_micros(3));
+            crate::sync_facade::usleep(3);
         }
-        if victim
+        // Our CAS takes it out of the victim's slot: no one else runs it.
+        victim
             .runnext
-            .compare_exchange(
-                next,
-                std::ptr::null_mut(),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .is_err()
-        {
-            return None;
-        }
-        // SAFETY: runnext only ever holds pointers made from `GRef`s, and our
-        // CAS took it out of the victim's slot, so no one else runs it.
-        Some(unsafe { &*next })
+            .compare_exchange(Some(next), None, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| next)
     }
 
-    /// Owner only: take every queued G (used when GOMAXPROCS shrinks and this
+    /// Take every queued G (used when GOMAXPROCS shrinks and this
     /// P is destroyed; Go's `procresize` → `(*p).destroy`).
     pub(crate) fn drain_all(&self) -> Vec<GRef> {
         let mut out = Vec::new();
-        let next = self.runnext.swap(std::ptr::null_mut(), Ordering::AcqRel);
-        if !next.is_null() {
-            // SAFETY: runnext only ever holds pointers made from `GRef`s.
-            out.push(unsafe { &*next });
+        if let Some(next) = self.runnext.swap(None, Ordering::AcqRel) {
+            out.push(next);
         }
         out.extend(self.runq.drain());
         out
+    }
+
+    /// The P's caches: free Gs and stacks.
+    #[inline]
+    pub(crate) fn local(&mut self) -> &mut PLocal {
+        // SAFETY: we own the P and this is its only `Owned` (the contract of
+        // `P::owned`), and `&mut self` keeps us from holding two of these.
+        unsafe { self.0.local.get() }
     }
 }
 
@@ -251,17 +274,16 @@ pub(crate) use stackcache::{stackalloc, stackfree};
 /// from here without a lock. Not built under loom (no stacks there).
 #[cfg(not(loom))]
 mod stackcache {
-    use super::P;
+    use super::Owned;
     use crate::stack::Stack;
 
     /// Stacks moved at once between a P's cache and the global pool.
     const STACK_BATCH: usize = 32;
 
     /// A stack from `p`'s cache, refilled from the global pool in batches
-    /// (Go's `stackalloc` / `stackcacherefill`). The caller holds `p`.
-    pub(crate) fn stackalloc(p: &P) -> Stack {
-        // SAFETY: we hold `p`.
-        let local = unsafe { p.local.get() };
+    /// (Go's `stackalloc` / `stackcacherefill`).
+    pub(crate) fn stackalloc(p: &mut Owned<'_>) -> Stack {
+        let local = p.local();
         if local.stackcache.is_empty() {
             crate::stack::refill(&mut local.stackcache, STACK_BATCH);
         }
@@ -272,11 +294,9 @@ mod stackcache {
     }
 
     /// Return a dead G's stack to `p`'s cache, moving half of a full cache to
-    /// the global pool (Go's `stackfree` / `stackcacherelease`). The caller
-    /// holds `p`.
-    pub(crate) fn stackfree(p: &P, stack: Stack) {
-        // SAFETY: we hold `p`.
-        let local = unsafe { p.local.get() };
+    /// the global pool (Go's `stackfree` / `stackcacherelease`).
+    pub(crate) fn stackfree(p: &mut Owned<'_>, stack: Stack) {
+        let local = p.local();
         local.stackcache.push(stack);
         if local.stackcache.len() >= 2 * STACK_BATCH {
             // Keep the warm end (last), release the cold end.

@@ -18,8 +18,17 @@
 
 use std::panic::Location;
 
-use crate::g::WaitReason;
+use crate::g::{GRef, WaitReason};
 use crate::sync_facade::{thread, Arc, AtomicBool, MutexGuard, Ordering};
+
+// The goroutine half of parking is the scheduler's (`proc.rs`: Go's
+// `gopark`, `goready`). Under loom no goroutine runs: a model's waiters are
+// its loom threads, which are no M, so `current_g()` is `None` and a
+// `Waiter::G` is never made. This is the one seam of this file.
+#[cfg(not(loom))]
+use crate::proc::{gopark, goready, preempt_point as goroutine_preempt_point};
+#[cfg(loom)]
+use no_goroutines::{gopark, goready, goroutine_preempt_point};
 
 /// Seeded bug for the loom suite: the waker unparks a thread waiter *before*
 /// raising its wake flag. The waiter can consume the unpark, see the flag
@@ -36,8 +45,7 @@ const FLAG_BEFORE_UNPARK: bool = !cfg!(loom_seeded_bugs = "waiter_unpark_first")
 #[derive(Clone)]
 pub enum Waiter {
     /// A parked goroutine.
-    #[cfg(not(loom))]
-    G(crate::g::GRef),
+    G(GRef),
     /// A parked OS thread.
     Thread(Arc<ThreadWaiter>),
 }
@@ -51,7 +59,6 @@ pub struct ThreadWaiter {
 impl Waiter {
     /// A waiter for the caller: its goroutine, or its OS thread.
     pub fn current() -> Waiter {
-        #[cfg(not(loom))]
         if let Some(g) = crate::m::current_g() {
             return Waiter::G(g);
         }
@@ -64,7 +71,6 @@ impl Waiter {
     /// Is this the waiter of the calling goroutine or thread?
     pub fn is_current(&self) -> bool {
         match self {
-            #[cfg(not(loom))]
             Waiter::G(g) => crate::m::current_g().is_some_and(|c| std::ptr::eq(c, *g)),
             Waiter::Thread(t) => t.thread.id() == thread::current().id(),
         }
@@ -74,8 +80,7 @@ impl Waiter {
     /// the waiter off its wait queue, once.
     pub fn wake(self) {
         match self {
-            #[cfg(not(loom))]
-            Waiter::G(g) => crate::proc::goready(g),
+            Waiter::G(g) => goready(g),
             Waiter::Thread(t) if FLAG_BEFORE_UNPARK => {
                 t.woken.store(true, Ordering::Release);
                 t.thread.unpark();
@@ -102,9 +107,8 @@ pub fn park<T>(me: &Waiter, guard: MutexGuard<'_, T>, reason: WaitReason) {
 pub fn park_unlock<U: FnOnce()>(me: &Waiter, unlock: U, reason: WaitReason) {
     let at = Location::caller();
     match me {
-        #[cfg(not(loom))]
         // The waiter of a parking goroutine is the running goroutine.
-        Waiter::G(g) => crate::proc::gopark(g, unlock, reason, at),
+        Waiter::G(g) => gopark(g, unlock, reason, at),
         Waiter::Thread(t) => {
             let _ = (reason, at);
             unlock();
@@ -119,6 +123,24 @@ pub fn park_unlock<U: FnOnce()>(me: &Waiter, unlock: U, reason: WaitReason) {
 /// thread, so there is no scheduler to yield to.
 #[inline]
 pub(crate) fn preempt_point() {
-    #[cfg(not(loom))]
-    crate::proc::preempt_point();
+    goroutine_preempt_point();
+}
+
+/// Under loom: no goroutines, so nothing to park, ready or preempt.
+#[cfg(loom)]
+mod no_goroutines {
+    use std::panic::Location;
+
+    use crate::g::{GRef, WaitReason};
+
+    pub(super) fn gopark<U: FnOnce()>(_: GRef, _: U, _: WaitReason, _: &Location<'_>) {
+        unreachable!("loom model: no goroutine runs, so none parks");
+    }
+
+    pub(super) fn goready(_: GRef) {
+        unreachable!("loom model: no goroutine runs, so none is readied");
+    }
+
+    #[inline]
+    pub(super) fn goroutine_preempt_point() {}
 }

@@ -1,5 +1,8 @@
 //! `print!` and `println!`: Go's `fmt.Print` family, and preemption points.
 //!
+//! Lesson idea: "we cannot predict when the context switch happens": the
+//! lessons watch goroutines interleave through what they print.
+//!
 //! Go's `os.Stdout` is unbuffered: every `fmt.Printf` is one `write(2)`. We do
 //! the same, so output from goroutines interleaves exactly where the scheduler
 //! switched between them, which is what the lessons want you to see.

@@ -30,7 +30,9 @@ pub(crate) fn sched() -> &'static Sched {
         crate::schedtrace::init();
         crate::trace::init(sched);
         sched.procresize(initial_gomaxprocs());
-        crate::signal::install();
+        // The M's thread-local is a plain pointer (const-initialised, no
+        // destructor) and `curg` an atomic: async-signal safe.
+        crate::signal::install(|| current_g().map_or(0, |g| g.goid()));
         install_panic_hook();
         crate::sysmon::start(sched);
     });
@@ -106,7 +108,10 @@ fn newproc<F>(
 where
     F: FnOnce() + Send + 'static,
 {
-    let g = sched.gfget(p).unwrap_or_else(|| sched.malg());
+    // SAFETY: `p` is the P of the calling M (`current_p()`), or P0, which
+    // `main` just acquired.
+    let mut owned = p.map(|p| unsafe { p.owned() });
+    let g = sched.gfget(owned.as_mut()).unwrap_or_else(|| sched.malg());
     g.init_live(sched.next_goid(), parent, at);
     // SAFETY: `g` is Free and in no queue: we are its only owner.
     let exec = unsafe { g.exec.get() };
@@ -227,7 +232,8 @@ where
     // Into the ring, not runnext: main starts a fresh time slice, so P0's
     // schedtick is 1 when user code first yields (tick 0 would make the
     // very first decision look at the global queue: "every 61st tick").
-    p0.runqput(g1, false, |_| unreachable!("empty queue cannot overflow"));
+    // SAFETY: M0 (this thread) just acquired P0.
+    unsafe { p0.owned() }.runqput(g1, false, |_| unreachable!("empty queue cannot overflow"));
     crate::trace::event(crate::trace::Event::Go { g: g1 });
     crate::m::schedule(sched, m0)
 }

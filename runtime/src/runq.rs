@@ -23,14 +23,11 @@
 //! Under loom the ring shrinks to 4 slots (tokio does the same) so that
 //! overflow and steal-half are reached in a handful of steps.
 
-use crate::sync_facade::{AtomicPtr, AtomicU32, Ordering};
+use crate::sync_facade::{AtomicRef, AtomicU32, Ordering};
 
-/// Slots in a local run queue: 256, as in Go (`runq [256]guintptr`).
-#[cfg(not(loom))]
-pub const LOCAL_QUEUE_SIZE: u32 = 256;
-/// Slots in a local run queue: shrunk under loom so overflow is reachable.
-#[cfg(loom)]
-pub const LOCAL_QUEUE_SIZE: u32 = 4;
+/// Slots in a local run queue: 256, as in Go (`runq [256]guintptr`);
+/// shrunk to 4 under loom, so that overflow is reachable in a model.
+pub const LOCAL_QUEUE_SIZE: u32 = if cfg!(loom) { 4 } else { 256 };
 
 /// Seeded bug for the loom suite: the owner publishes `tail` without Release,
 /// so a consumer may see the new tail before the slot it covers.
@@ -49,8 +46,8 @@ pub struct LocalQueue<T: 'static> {
     head: AtomicU32,
     /// Index of the next free slot. Written only by the owner.
     tail: AtomicU32,
-    /// The ring itself; null means "never written".
-    slots: Box<[AtomicPtr<T>]>,
+    /// The ring itself; `None` means "never written".
+    slots: Box<[AtomicRef<T>]>,
 }
 
 impl<T: 'static> Default for LocalQueue<T> {
@@ -62,9 +59,7 @@ impl<T: 'static> Default for LocalQueue<T> {
 impl<T: 'static> LocalQueue<T> {
     /// An empty queue.
     pub fn new() -> LocalQueue<T> {
-        let slots = (0..LOCAL_QUEUE_SIZE)
-            .map(|_| AtomicPtr::new(std::ptr::null_mut()))
-            .collect();
+        let slots = (0..LOCAL_QUEUE_SIZE).map(|_| AtomicRef::none()).collect();
         LocalQueue {
             head: AtomicU32::new(0),
             tail: AtomicU32::new(0),
@@ -72,7 +67,7 @@ impl<T: 'static> LocalQueue<T> {
         }
     }
 
-    fn slot(&self, i: u32) -> &AtomicPtr<T> {
+    fn slot(&self, i: u32) -> &AtomicRef<T> {
         &self.slots[(i % LOCAL_QUEUE_SIZE) as usize]
     }
 
@@ -100,8 +95,7 @@ impl<T: 'static> LocalQueue<T> {
         // Only the owner writes `tail`, so Relaxed reads our own value.
         let tail = self.tail.load(Ordering::Relaxed);
         if tail.wrapping_sub(head) < LOCAL_QUEUE_SIZE {
-            self.slot(tail)
-                .store(item as *const T as *mut T, Ordering::Relaxed);
+            self.slot(tail).store(Some(item), Ordering::Relaxed);
             // Publish: makes the slot visible to consumers.
             self.tail.store(tail.wrapping_add(1), TAIL_PUBLISH);
             return;
@@ -121,8 +115,7 @@ impl<T: 'static> LocalQueue<T> {
             // Only the owner writes `tail`, so Relaxed reads our own value.
             let tail = self.tail.load(Ordering::Relaxed);
             if tail.wrapping_sub(head) < LOCAL_QUEUE_SIZE {
-                self.slot(tail)
-                    .store(item as *const T as *mut T, Ordering::Relaxed);
+                self.slot(tail).store(Some(item), Ordering::Relaxed);
                 // Publish: makes the slot visible to consumers.
                 self.tail.store(tail.wrapping_add(1), TAIL_PUBLISH);
                 return;
@@ -162,12 +155,11 @@ impl<T: 'static> LocalQueue<T> {
         {
             return None;
         }
+        // Every slot in [head, tail) was filled by `push_back` before `tail`
+        // was published, and our CAS succeeded, so these are ours now.
         let mut out: Vec<&'static T> = batch
             .into_iter()
-            // SAFETY: every slot in [head, tail) was filled by `push_back`
-            // with a `&'static T` before `tail` was published, and our CAS
-            // succeeded, so these values are the ones we own now.
-            .map(|p| unsafe { &*p })
+            .map(|item| item.expect("runqputslow: claimed an empty slot"))
             .collect();
         out.push(item);
         Some(out)
@@ -193,11 +185,11 @@ impl<T: 'static> LocalQueue<T> {
                 )
                 .is_ok()
             {
-                debug_assert!(!item.is_null(), "claimed an empty slot");
-                // SAFETY: the slot lies in [head, tail), which the owner filled
-                // with a `&'static T` before publishing `tail` (Release), and
-                // we read `tail` with Acquire; the CAS made the item ours.
-                return Some(unsafe { &*item });
+                // The slot lies in [head, tail), which the owner filled before
+                // publishing `tail` (Release), and we read `tail` with
+                // Acquire; the CAS made the item ours.
+                debug_assert!(item.is_some(), "claimed an empty slot");
+                return item;
             }
         }
     }
@@ -249,11 +241,11 @@ impl<T: 'static> LocalQueue<T> {
             );
             dest.tail.store(dest_tail.wrapping_add(n), TAIL_PUBLISH);
         }
-        debug_assert!(!item.is_null());
-        // SAFETY: `item` came from a slot of `self` in [head, head+n), filled
-        // with a `&'static T` before `self.tail` was published (we read it with
-        // Acquire), and our CAS on `self.head` made it ours.
-        Some(unsafe { &*item })
+        // `item` came from a slot of `self` in [head, head+n), filled before
+        // `self.tail` was published (we read it with Acquire), and our CAS on
+        // `self.head` made it ours.
+        debug_assert!(item.is_some(), "runqsteal: claimed an empty slot");
+        item
     }
 
     /// Owner only: take every item (used when a P is destroyed by
@@ -276,10 +268,8 @@ impl<T: 'static> LocalQueue<T> {
         let tail = self.tail.load(Ordering::Acquire);
         let len = tail.wrapping_sub(head).min(LOCAL_QUEUE_SIZE);
         let items = (0..len.min(max as u32))
-            .map(|i| self.slot(head.wrapping_add(i)).load(Ordering::Relaxed))
-            // SAFETY: slots hold null (never written) or pointers made from
-            // `&'static T` by `push_back`/`steal_half_into`.
-            .filter_map(|p| unsafe { p.cast_const().as_ref() })
+            // Slots never written hold `None`.
+            .filter_map(|i| self.slot(head.wrapping_add(i)).load(Ordering::Relaxed))
             .collect();
         (items, len as usize)
     }

@@ -14,10 +14,10 @@ use std::collections::VecDeque;
 use crate::g::{GRef, Status, G};
 use crate::idle::Shutdown;
 use crate::m::M;
-use crate::p::{PStatus, MAX_GOMAXPROCS, P};
+use crate::p::{Owned, PStatus, MAX_GOMAXPROCS, P};
 use crate::runq::LOCAL_QUEUE_SIZE;
 use crate::sync_facade::{
-    lock, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering,
+    lock, AtomicRef, AtomicU32, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering,
 };
 use crate::timers::{instant_of, nanotime};
 
@@ -60,7 +60,7 @@ pub struct Sched {
     /// Current GOMAXPROCS.
     pub(crate) gomaxprocs: AtomicU32,
     /// Every P ever created, by id (Go's `allp`); null beyond.
-    allp: Box<[AtomicPtr<P>]>,
+    allp: Box<[AtomicRef<P>]>,
     /// Every G ever created (Go's `allgs`), for the deadlock dump.
     pub(crate) allgs: Mutex<Vec<GRef>>,
     /// Live goroutines (Go's `gcount()`).
@@ -99,9 +99,7 @@ impl Sched {
             nmspinning: AtomicU32::new(0),
             nmidle: AtomicU32::new(0),
             gomaxprocs: AtomicU32::new(0),
-            allp: (0..MAX_GOMAXPROCS)
-                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
-                .collect(),
+            allp: (0..MAX_GOMAXPROCS).map(|_| AtomicRef::none()).collect(),
             allgs: Mutex::new(Vec::new()),
             ngoroutines: AtomicUsize::new(0),
             goidgen: AtomicU64::new(0),
@@ -121,9 +119,7 @@ impl Sched {
 
     /// The P with this id, if it was ever created.
     pub fn p(&self, id: usize) -> Option<&'static P> {
-        let ptr = self.allp.get(id)?.load(Ordering::Acquire);
-        // SAFETY: allp entries are null or point to leaked (never freed) Ps.
-        unsafe { ptr.cast_const().as_ref() }
+        self.allp.get(id)?.load(Ordering::Acquire)
     }
 
     /// Every P ever created, dead ones included (they may still hold
@@ -153,7 +149,7 @@ impl Sched {
                 Some(p) => p,
                 None => {
                     let p: &'static P = Box::leak(Box::new(P::new(id)));
-                    self.allp[id].store(p as *const P as *mut P, Ordering::Release);
+                    self.allp[id].store(Some(p), Ordering::Release);
                     p
                 }
             };
@@ -172,7 +168,9 @@ impl Sched {
             self.npidle.fetch_sub(dead.len() as u32, Ordering::SeqCst);
             for p in dead {
                 p.set_status(PStatus::Dead);
-                let queued = p.drain_all();
+                // SAFETY: we took `p` off the idle list under the lock, so
+                // no M holds it or can acquire it.
+                let queued = unsafe { p.owned() }.drain_all();
                 self.globrunqput_batch(&mut locked, queued);
             }
         }
@@ -199,7 +197,12 @@ impl Sched {
     /// Take a fair share of the global queue: one G to run, and up to
     /// `len/gomaxprocs` more moved to `p`'s local queue (Go's `globrunqget`).
     /// `max` caps the number taken (0: no cap). Lock held.
-    pub(crate) fn globrunqget(&self, locked: &mut Locked, p: &P, max: usize) -> Option<GRef> {
+    pub(crate) fn globrunqget(
+        &self,
+        locked: &mut Locked,
+        p: &Owned<'_>,
+        max: usize,
+    ) -> Option<GRef> {
         let size = locked.runq.len();
         if size == 0 {
             return None;
@@ -266,7 +269,8 @@ impl Sched {
             return;
         }
         p.set_status(PStatus::Dead);
-        let queued = p.drain_all();
+        // SAFETY: the caller owns `p` (sysmon retook it from a syscall).
+        let queued = unsafe { p.owned() }.drain_all();
         self.globrunqput_batch(&mut locked, queued);
         drop(locked);
         self.wakep();
@@ -298,11 +302,14 @@ impl Sched {
         debug_assert!(prev > 0, "ready_pending: no pending wakeup");
     }
 
-    /// Queue a runnable `g` in `runnext` of `p` (or globally without a P) and
-    /// wake an M for it (the tail of Go's `newproc` and `ready`).
+    /// Queue a runnable `g` in `runnext` of `p`, the caller's own P (or
+    /// globally when the caller has none) and wake an M for it (the tail of
+    /// Go's `newproc` and `ready`).
     pub fn runqput(&'static self, g: GRef, p: Option<&'static P>) {
         match p {
-            Some(p) => p.runqput(g, true, |batch| {
+            // SAFETY: `p` is the caller's P (`current_p()`, or the P a loom
+            // model's thread holds); the run queue methods touch no cache.
+            Some(p) => unsafe { p.owned() }.runqput(g, true, |batch| {
                 let mut locked = self.lock();
                 self.globrunqput_batch(&mut locked, batch);
             }),
@@ -350,13 +357,17 @@ impl Sched {
         {
             return None;
         }
-        p.runqget()
+        // SAFETY: `m` is the calling M, and it holds `p`.
+        unsafe { p.owned() }.runqget()
     }
 
     #[inline(never)]
     fn find_runnable_slow(&'static self, m: &'static M) -> Option<(GRef, bool)> {
         'top: loop {
             let p = m.p().expect("findrunnable: no P");
+            // SAFETY: `m` is the calling M, and it holds `p` until
+            // `releasep` below, after the last use of `owned`.
+            let owned = unsafe { p.owned() };
 
             // Due timers of our P wake their goroutines into our runnext
             // (Go's `checkTimers`). One atomic load when none is due.
@@ -374,20 +385,20 @@ impl Sched {
                 && self.runqsize.load(Ordering::Acquire) > 0
             {
                 let mut locked = self.lock();
-                if let Some(g) = self.globrunqget(&mut locked, p, 1) {
+                if let Some(g) = self.globrunqget(&mut locked, &owned, 1) {
                     return Some((g, false));
                 }
             }
 
             // Local queue: runnext first.
-            if let Some(found) = p.runqget() {
+            if let Some(found) = owned.runqget() {
                 return Some(found);
             }
 
             // Global queue.
             if self.runqsize.load(Ordering::Acquire) > 0 {
                 let mut locked = self.lock();
-                if let Some(g) = self.globrunqget(&mut locked, p, 0) {
+                if let Some(g) = self.globrunqget(&mut locked, &owned, 0) {
                     return Some((g, false));
                 }
             }
@@ -401,7 +412,7 @@ impl Sched {
                 if !m.spinning() {
                     self.start_spinning(m);
                 }
-                if let Some(g) = self.steal_work(m, p) {
+                if let Some(g) = self.steal_work(m, &owned) {
                     return Some((g, false));
                 }
             }
@@ -409,7 +420,7 @@ impl Sched {
             // Due timers of other Ps, idle ones included (Go checks them
             // while stealing).
             if self.run_all_timers(Some(p), crate::timers::nanotime()) > 0 {
-                if let Some(found) = p.runqget() {
+                if let Some(found) = owned.runqget() {
                     return Some(found);
                 }
             }
@@ -417,9 +428,10 @@ impl Sched {
             // Nothing to do: give up the P. Check the global queue one last
             // time under the lock that protects it.
             let mut locked = self.lock();
-            if let Some(g) = self.globrunqget(&mut locked, p, 0) {
+            if let Some(g) = self.globrunqget(&mut locked, &owned, 0) {
                 return Some((g, false));
             }
+            // We give the P up: `owned` is not used past this point.
             let p = self.releasep(m);
             self.pidleput(&mut locked, p);
             drop(locked);
@@ -439,7 +451,7 @@ impl Sched {
     /// Four rounds over all Ps in random order, stealing half of a victim's
     /// queue; the last round may also take a victim's `runnext` (Go's
     /// `stealWork`).
-    fn steal_work(&self, m: &M, p: &'static P) -> Option<GRef> {
+    fn steal_work(&self, m: &M, p: &Owned<'static>) -> Option<GRef> {
         const STEAL_TRIES: usize = 4;
         let n = self.gomaxprocs();
         for round in 0..STEAL_TRIES {
@@ -450,7 +462,11 @@ impl Sched {
                 }
                 let Some(victim) = self.p(id) else { continue };
                 if let Some(g) = p.steal_half_from(victim, steal_runnext) {
-                    crate::trace::event(crate::trace::Event::Steal { p, victim, g });
+                    crate::trace::event(crate::trace::Event::Steal {
+                        p: p.p(),
+                        victim,
+                        g,
+                    });
                     return Some(g);
                 }
             }
@@ -492,10 +508,9 @@ impl Sched {
     }
 
     /// Put a dead G on `p`'s free list; move half to the global list when
-    /// the local one grows long (Go's `gfput`). The caller holds `p`.
-    pub(crate) fn gfput(&self, p: &P, g: GRef) {
-        // SAFETY: we hold `p`.
-        let local = unsafe { p.local.get() };
+    /// the local one grows long (Go's `gfput`).
+    pub(crate) fn gfput(&self, p: &mut Owned<'_>, g: GRef) {
+        let local = p.local();
         local.gfree.push(g);
         if local.gfree.len() >= 64 {
             let half = local.gfree.len() / 2;
@@ -506,13 +521,12 @@ impl Sched {
 
     /// Take a dead G from `p`'s free list, refilling it from the global list,
     /// or allocating a batch when there is none anywhere (Go's `gfget`, and
-    /// `malg` when it finds nothing). The caller holds `p`.
-    pub(crate) fn gfget(&self, p: Option<&'static P>) -> Option<GRef> {
+    /// `malg` when it finds nothing). `p` is the caller's P, if it has one.
+    pub(crate) fn gfget(&self, p: Option<&mut Owned<'_>>) -> Option<GRef> {
         let Some(p) = p else {
             return self.lock().gfree.pop();
         };
-        // SAFETY: we hold `p`.
-        let local = unsafe { p.local.get() };
+        let local = p.local();
         if local.gfree.is_empty() {
             let mut locked = self.lock();
             let take = locked.gfree.len().min(G_BATCH);

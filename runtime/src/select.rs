@@ -358,24 +358,22 @@ impl<'a, T: Send> SelectCase<'a> for SendCase<'a, T> {
 /// A random number for the poll order (Go's `cheaprand`). Under loom the
 /// order is fixed: a model must replay the same way every time.
 fn fastrand() -> u32 {
-    #[cfg(not(loom))]
-    {
-        if let Some(m) = crate::m::current_m() {
-            return m.fastrand();
-        }
-        use std::cell::Cell;
-        thread_local!(static STATE: Cell<u32> = const { Cell::new(0x9E37_79B9) });
-        STATE.with(|s| {
-            let mut x = s.get();
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            s.set(x);
-            x
-        })
+    if cfg!(loom) {
+        return 0;
     }
-    #[cfg(loom)]
-    0
+    if let Some(m) = crate::m::current_m() {
+        return m.fastrand();
+    }
+    use std::cell::Cell;
+    thread_local!(static STATE: Cell<u32> = const { Cell::new(0x9E37_79B9) });
+    STATE.with(|s| {
+        let mut x = s.get();
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        s.set(x);
+        x
+    })
 }
 
 /// Lock every case's channel once, in address order (Go's `sellock`).

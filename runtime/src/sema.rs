@@ -1,6 +1,10 @@
 //! A counting semaphore that parks goroutines (Go's `runtime/sema.go`,
 //! `semacquire` / `semrelease`), the primitive under WaitGroup.
 //!
+//! Lesson idea: the WaitGroup "is also called Asynchronous Counting
+//! Semaphore": `Wait` holds the program until the count goes back to zero,
+//! and a goroutine held there is parked, not spinning (see `park.rs`).
+//!
 //! Go's version hashes the semaphore's address into a table of wait trees;
 //! ours keeps the waiters beside the count, under one small lock. A release
 //! with a waiter hands the unit straight to that waiter (FIFO), so a woken
@@ -10,7 +14,7 @@ use std::collections::VecDeque;
 
 use crate::g::WaitReason;
 use crate::park::{park, Waiter};
-use crate::sync_facade::{lock, Mutex};
+use crate::sync_facade::{const_unless_loom, lock, Mutex};
 
 /// A semaphore whose waiters are goroutines (or threads).
 pub struct Sema {
@@ -31,25 +35,15 @@ impl Default for Sema {
 }
 
 impl Sema {
-    /// A semaphore with no units.
-    #[cfg(not(loom))]
-    pub const fn new() -> Sema {
-        Sema {
-            state: Mutex::new(SemaState {
-                count: 0,
-                waiters: VecDeque::new(),
-            }),
-        }
-    }
-
-    /// A semaphore with no units (loom's Mutex is not const).
-    #[cfg(loom)]
-    pub fn new() -> Sema {
-        Sema {
-            state: Mutex::new(SemaState {
-                count: 0,
-                waiters: VecDeque::new(),
-            }),
+    const_unless_loom! {
+        /// A semaphore with no units.
+        pub fn new() -> Sema {
+            Sema {
+                state: Mutex::new(SemaState {
+                    count: 0,
+                    waiters: VecDeque::new(),
+                }),
+            }
         }
     }
 

@@ -1,5 +1,9 @@
 //! Turning a stack overflow into Go's `fatal error: stack overflow`.
 //!
+//! Lesson idea: goroutines are cheap because their stacks are small (see
+//! `stack.rs`); the price of a small stack is that it can run out, and Go
+//! then stops the program with a clear message instead of corrupting memory.
+//!
 //! Each goroutine stack has a guard page (see `stack.rs`). Touching it raises
 //! the OS's fault signal (`os::FAULT_SIGNALS`: SIGSEGV on Linux; SIGBUS, and
 //! SIGSEGV for unmapped addresses, on macOS). Our handler runs on an alternate signal stack (the faulting stack
@@ -10,6 +14,7 @@
 //! overflow reporter, or the default action) deals with it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
 /// Size of each M's alternate signal stack.
 const ALT_STACK_SIZE: usize = 64 * 1024;
@@ -22,11 +27,18 @@ static mut PREV: [std::mem::MaybeUninit<libc::sigaction>; MAX_FAULT_SIGNALS] =
     [const { std::mem::MaybeUninit::zeroed() }; MAX_FAULT_SIGNALS];
 const _: () = assert!(crate::os::FAULT_SIGNALS.len() <= MAX_FAULT_SIGNALS);
 
-/// Install the fault handler once per process.
-pub(crate) fn install() {
+/// The id of the goroutine running on the calling thread (0: none), given by
+/// the scheduler at `install`: this file sits below the scheduler and
+/// imports nothing from it.
+static CURRENT_GOID: OnceLock<fn() -> u64> = OnceLock::new();
+
+/// Install the fault handler once per process. `current_goid` names the
+/// goroutine in the report; it must be async-signal safe.
+pub(crate) fn install(current_goid: fn() -> u64) {
     if INSTALLED.swap(true, Ordering::AcqRel) {
         return;
     }
+    let _ = CURRENT_GOID.set(current_goid);
     // SAFETY: plain sigaction calls with a zero-initialised struct that we
     // fill in; PREV is written once here, before any handler can run, and
     // only read by the handler afterwards.
@@ -68,12 +80,11 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut l
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
     if crate::stack::is_guard_address(addr) {
-        // The goroutine on this M: the M's thread-local is a plain pointer
-        // (const-initialised, no destructor) and `curg` an atomic, so this is
-        // async-signal safe. Reading it here, rather than keeping a copy of
-        // the id in a thread-local, keeps two thread-local writes off every
-        // goroutine switch.
-        let goid = crate::m::current_g().map_or(0, |g| g.goid());
+        // The goroutine on this M (see `install`; reading a `OnceLock` that
+        // is set is one atomic load). Reading it here, rather than keeping a
+        // copy of the id in a thread-local, keeps two thread-local writes off
+        // every goroutine switch.
+        let goid = CURRENT_GOID.get().map_or(0, |f| f());
         // Only async-signal-safe calls from here: write(2) and _exit(2).
         let mut buf = [0u8; 256];
         let mut w = Writer {

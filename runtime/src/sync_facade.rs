@@ -1,5 +1,9 @@
 //! The one switch between `std` and `loom`.
 //!
+//! Lesson idea: none of its own; it is how the course *checks* the ideas of
+//! the others (the idle-M protocol, run queues, WaitGroup, channels) with
+//! loom's model checker on the very same source.
+//!
 //! Every atomic, mutex, condition variable and thread park that the scheduler's
 //! synchronization core uses (run queues, the idle/spinning M protocol,
 //! WaitGroup, semaphores, deadlock accounting) is imported from here, never
@@ -12,6 +16,20 @@
 //! part of the loom build: loom cannot follow a stack switch. Under loom a
 //! goroutine is modelled as a loom thread and parking a goroutine is a loom
 //! park (see `park.rs`).
+//!
+//! Outside this file, what differs under loom sits behind one seam per file,
+//! so the rest reads as one program:
+//!
+//! | file | under loom |
+//! |---|---|
+//! | `lib.rs` | the executor's files are not built (`proc.rs`, `stack.rs`, `sysmon.rs`, ...) |
+//! | `g.rs`, `m.rs`, `p.rs` | no coroutine, no M thread loop, no stack cache |
+//! | `idle.rs` | `Shutdown`: a model can stop its Ms (the runtime exits instead) |
+//! | `park.rs` | no goroutines: every waiter is a (loom) thread |
+//! | `trace.rs` | `enabled()` is false: every hook folds away |
+//! | `runq.rs` | a 4-slot ring, so overflow is reachable |
+//! | `sched.rs` | timers are not modelled |
+//! | `select.rs` | a fixed poll order |
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::{
@@ -52,6 +70,33 @@ impl<T> UnsafeCell<T> {
         #[cfg(loom)]
         return self.0.with_mut(f);
     }
+}
+
+/// Declare a constructor `const` where the facade allows it: `std`'s
+/// `Mutex::new` and atomics are `const fn`, loom's are not. So the runtime
+/// can have `static WG: WaitGroup = WaitGroup::new();` and the same source
+/// builds under loom.
+macro_rules! const_unless_loom {
+    ($(#[$attr:meta])* $vis:vis fn $name:ident() -> $ret:ty $body:block) => {
+        #[cfg(not(loom))]
+        $(#[$attr])*
+        $vis const fn $name() -> $ret $body
+
+        #[cfg(loom)]
+        $(#[$attr])*
+        $vis fn $name() -> $ret $body
+    };
+}
+pub(crate) use const_unless_loom;
+
+/// Sleep the OS thread for `micros` microseconds (Go's `usleep`). Loom has
+/// no clock, and a model's threads are not OS threads: a no-op there.
+#[inline]
+pub(crate) fn usleep(micros: u64) {
+    #[cfg(not(loom))]
+    std::thread::sleep(std::time::Duration::from_micros(micros));
+    #[cfg(loom)]
+    let _ = micros;
 }
 
 /// Threads: OS threads normally, loom's simulated threads under loom.
@@ -278,5 +323,71 @@ impl SpinLock {
         SpinGuard {
             _guard: lock(&self.inner),
         }
+    }
+}
+
+/// An atomic `Option<&'static T>`: an [`AtomicPtr`] that only ever holds
+/// null or a pointer made from a `&'static T`.
+///
+/// The runtime never frees a G, P or M (they are leaked and reused, see
+/// `g.rs`), nor a `Location`, so every such pointer stays valid for the whole
+/// program and can be read back as a reference. This is the one place where
+/// that conversion is written; everything else stores and loads references.
+/// Each operation is exactly one operation of the facade's `AtomicPtr`, so
+/// loom sees the same accesses as before.
+pub(crate) struct AtomicRef<T: 'static>(AtomicPtr<T>);
+
+impl<T: 'static> AtomicRef<T> {
+    /// An `AtomicRef` holding `None`.
+    pub(crate) fn none() -> AtomicRef<T> {
+        AtomicRef(AtomicPtr::new(std::ptr::null_mut()))
+    }
+
+    fn ptr(r: Option<&'static T>) -> *mut T {
+        r.map_or(std::ptr::null_mut(), |r| (r as *const T).cast_mut())
+    }
+
+    fn reference(p: *mut T) -> Option<&'static T> {
+        // SAFETY: `p` is null or was made by `ptr` from a `&'static T` (the
+        // only way into this type), so it points to a live, never-freed `T`
+        // that is only ever accessed through shared references.
+        unsafe { p.cast_const().as_ref() }
+    }
+
+    #[inline]
+    pub(crate) fn load(&self, order: Ordering) -> Option<&'static T> {
+        Self::reference(self.0.load(order))
+    }
+
+    #[inline]
+    pub(crate) fn store(&self, r: Option<&'static T>, order: Ordering) {
+        self.0.store(Self::ptr(r), order)
+    }
+
+    #[inline]
+    pub(crate) fn swap(&self, r: Option<&'static T>, order: Ordering) -> Option<&'static T> {
+        Self::reference(self.0.swap(Self::ptr(r), order))
+    }
+
+    /// Replace `current` (compared by address) with `new`; `Err` holds what
+    /// was there instead.
+    #[inline]
+    pub(crate) fn compare_exchange(
+        &self,
+        current: Option<&'static T>,
+        new: Option<&'static T>,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<Option<&'static T>, Option<&'static T>> {
+        self.0
+            .compare_exchange(Self::ptr(current), Self::ptr(new), success, failure)
+            .map(Self::reference)
+            .map_err(Self::reference)
+    }
+
+    /// Is it `None`? (One load, as `load(order).is_none()`.)
+    #[inline]
+    pub(crate) fn is_none(&self, order: Ordering) -> bool {
+        self.0.load(order).is_null()
     }
 }

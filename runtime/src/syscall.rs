@@ -91,7 +91,7 @@ fn exitsyscall(oldp: &'static crate::p::P) {
     // Fast path: our P was not retaken (Go's `exitsyscallfast`).
     if oldp.cas_status(PStatus::Syscall, PStatus::Running) {
         m.set_p(Some(oldp));
-        oldp.curg.store(g as *const _ as *mut _, Ordering::Release);
+        oldp.curg.store(Some(g), Ordering::Release);
         g.set_status(Status::Syscall, Status::Running);
         crate::trace::event(crate::trace::Event::SyscallExit { g, m });
         return;
@@ -101,7 +101,7 @@ fn exitsyscall(oldp: &'static crate::p::P) {
     if let Some(p) = sched.pidleget(&mut locked) {
         drop(locked);
         sched.acquirep(m, p);
-        p.curg.store(g as *const _ as *mut _, Ordering::Release);
+        p.curg.store(Some(g), Ordering::Release);
         g.set_status(Status::Syscall, Status::Running);
         crate::trace::event(crate::trace::Event::SyscallExit { g, m });
         return;

@@ -200,9 +200,7 @@ fn retake(sched: &'static Sched, now: Instant, seen: &mut [Seen]) -> u32 {
 /// Ask the goroutine running on `p` to yield at its next preemption point
 /// (Go's `preemptone`).
 fn preemptone(p: &crate::p::P) {
-    let g = p.curg.load(Ordering::Acquire);
-    // SAFETY: `curg` is null or a pointer made from a `&'static G`.
-    if let Some(g) = unsafe { g.cast_const().as_ref() } {
+    if let Some(g) = p.curg.load(Ordering::Acquire) {
         g.preempt.store(true, Ordering::Release);
     }
 }

@@ -40,19 +40,22 @@ use crate::g::GRef;
 use crate::m::M;
 use crate::p::P;
 
-#[cfg(not(loom))]
 mod chrome;
-#[cfg(not(loom))]
 mod picture;
-#[cfg(not(loom))]
+mod recorder;
 mod report;
-#[cfg(not(loom))]
-pub(crate) use recorder::init;
+
+pub(crate) use recorder::{init, start_time};
 
 /// On when any of pictures or timeline is on; read by every hook.
 static ON: AtomicBool = AtomicBool::new(false);
 
 /// Is tracing on? One relaxed load: the whole cost of a hook when off.
+///
+/// Never under loom: the models check the scheduler's synchronization, and
+/// the recorder (which reads the scheduler from outside) is no part of it.
+/// This constant is the whole of tracing's loom seam: every hook folds to
+/// nothing there, and the rest of this module is built but never run.
 #[inline(always)]
 pub(crate) fn enabled() -> bool {
     !cfg!(loom) && ON.load(Ordering::Relaxed)
@@ -116,7 +119,6 @@ pub(crate) enum Event {
     HandOff { p: &'static P },
 }
 
-#[cfg(not(loom))]
 impl Event {
     /// [`Event::Preempt`] or [`Event::Gosched`], by why `g` yielded.
     #[inline(always)]
@@ -133,11 +135,8 @@ impl Event {
 #[inline(always)]
 pub(crate) fn event(e: Event) {
     if enabled() {
-        #[cfg(not(loom))]
         recorder::record(e);
     }
-    #[cfg(loom)]
-    let _ = e;
 }
 
 // The three hooks of the hottest path (a channel round trip passes six of
@@ -151,37 +150,27 @@ pub(crate) fn event(e: Event) {
 #[inline(always)]
 pub(crate) fn run(g: GRef, m: &'static M, inherit: bool) {
     if enabled() {
-        #[cfg(not(loom))]
         cold::run(g, m, inherit);
     }
-    #[cfg(loom)]
-    let _ = (g, m, inherit);
 }
 
 /// [`Event::Park`], arguments in registers.
 #[inline(always)]
 pub(crate) fn park(g: GRef, m: &'static M) {
     if enabled() {
-        #[cfg(not(loom))]
         cold::park(g, m);
     }
-    #[cfg(loom)]
-    let _ = (g, m);
 }
 
 /// [`Event::Ready`], argument in a register.
 #[inline(always)]
 pub(crate) fn ready(g: GRef) {
     if enabled() {
-        #[cfg(not(loom))]
         cold::ready(g);
     }
-    #[cfg(loom)]
-    let _ = g;
 }
 
 /// The enabled side of [`run`], [`park`], [`ready`]: out of line.
-#[cfg(not(loom))]
 mod cold {
     use super::{recorder::record, Event, GRef, M};
 
@@ -210,33 +199,26 @@ mod cold {
 #[inline(always)]
 pub(crate) fn global_runq(q: &std::collections::VecDeque<GRef>) {
     if enabled() {
-        #[cfg(not(loom))]
         recorder::global_runq(q);
     }
-    #[cfg(loom)]
-    let _ = q;
 }
 
 /// Go's `allm`: every M ever started, for pictures and `scheddetail`.
 /// Written once per OS thread created, so it costs nothing on hot paths.
-#[cfg(not(loom))]
 static ALLM: std::sync::Mutex<Vec<&'static M>> = std::sync::Mutex::new(Vec::new());
 
 /// `m` starts running the scheduler: remember it (Go's `allm`), and report
 /// [`Event::MStart`] when tracing is on. Called once per M.
-#[cfg(not(loom))]
 pub(crate) fn m_started(m: &'static M) {
     allm_lock().push(m);
     event(Event::MStart { m });
 }
 
-#[cfg(not(loom))]
 fn allm_lock() -> std::sync::MutexGuard<'static, Vec<&'static M>> {
     ALLM.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Every M started so far, oldest first.
-#[cfg(not(loom))]
 pub(crate) fn allm() -> Vec<&'static M> {
     allm_lock().clone()
 }
@@ -377,9 +359,3 @@ impl Ev {
         }
     }
 }
-
-#[cfg(not(loom))]
-mod recorder;
-
-#[cfg(not(loom))]
-pub(crate) use recorder::start_time;

@@ -14,7 +14,7 @@
 
 use crate::g::WaitReason;
 use crate::sema::Sema;
-use crate::sync_facade::{AtomicU64, Ordering};
+use crate::sync_facade::{const_unless_loom, AtomicU64, Ordering};
 
 /// Seeded bug for the loom suite: `done` publishes its decrement with Relaxed,
 /// so what the goroutine wrote before `done` may be invisible after `wait`.
@@ -79,21 +79,13 @@ fn split(state: u64) -> (i32, u32) {
 }
 
 impl WaitGroup {
-    /// A WaitGroup with a zero counter; `const`, so it can be a `static`.
-    #[cfg(not(loom))]
-    pub const fn new() -> WaitGroup {
-        WaitGroup {
-            state: AtomicU64::new(0),
-            sema: Sema::new(),
-        }
-    }
-
-    /// A WaitGroup with a zero counter.
-    #[cfg(loom)]
-    pub fn new() -> WaitGroup {
-        WaitGroup {
-            state: AtomicU64::new(0),
-            sema: Sema::new(),
+    const_unless_loom! {
+        /// A WaitGroup with a zero counter; `const`, so it can be a `static`.
+        pub fn new() -> WaitGroup {
+            WaitGroup {
+                state: AtomicU64::new(0),
+                sema: Sema::new(),
+            }
         }
     }
 

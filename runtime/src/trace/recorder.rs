@@ -260,9 +260,7 @@ impl Recorder {
             .sched
             .procs()
             .map(|p| {
-                let next = p.runnext.load(Ordering::Acquire);
-                // SAFETY: runnext is null or made from a `&'static G`.
-                let runnext = unsafe { next.cast_const().as_ref() }.map(|g| g.goid());
+                let runnext = p.runnext.load(Ordering::Acquire).map(|g| g.goid());
                 let (lrq, lrq_len) = p.runq.peek(SHOW);
                 PView {
                     id: p.id,
