@@ -34,9 +34,11 @@
 //! - Parked Ms sleep on an OS primitive (`Note`), never poll with sleeps.
 //!
 //! `nmspinning` counts the Ms whose `spinning` flag is set, plus the one
-//! spinner `wakep` promised and `startm` has not handed to an M yet. Every
-//! change goes through [`Sched::start_spinning`], [`Sched::stop_spinning`]
-//! or the promise's two ends, so the count cannot drift from the flags.
+//! spinner `wakep` (or `handoffp`) promised and `startm` has not handed to
+//! an M yet. Every change goes through [`Sched::start_spinning`],
+//! [`Sched::stop_spinning`], a promise (a CAS from 0 to 1) or its
+//! withdrawal (`uncount_spinner`), so the count cannot drift from the flags;
+//! a decrement below zero trips a `debug_assert!`.
 //!
 //! The loom model `grader/tests/loom_idle.rs` checks this protocol.
 

@@ -222,7 +222,7 @@ impl Sched {
         first
     }
 
-    // ---- idle Ps and Ms ------------------------------------------------
+    // ---- idle Ps, and binding a P to an M (idle Ms: `idle.rs`) ---------
 
     /// Put `p` on the idle list (Go's `pidleput`). Lock held.
     pub(crate) fn pidleput(&self, locked: &mut Locked, p: &'static P) {
