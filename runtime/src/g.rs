@@ -10,8 +10,8 @@
 //! Because a G is never freed, it is handed around as `&'static G` (`GRef`):
 //! run queues, wait queues and the all-goroutines list hold plain references.
 //!
-//! A G runs as a stackful coroutine (corosensei): [`gostart`] gives a G that
-//! runs for the first time its stack, and [`switch_to_scheduler`] is how the
+//! A G runs as a stackful coroutine (corosensei): `gostart` gives a G that
+//! runs for the first time its stack, and `switch_to_scheduler` is how the
 //! running G hands its M back (Go's `gogo` and `mcall`). Which M resumes it,
 //! and what happens then, is the M's business (`m.rs`).
 

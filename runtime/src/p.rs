@@ -12,7 +12,7 @@
 //! current time slice, so such a pair cannot starve the rest of the queue.
 //! This is why, in lesson 1, the goroutine created *last* prints first.
 //!
-//! A P also keeps caches that only its owner touches ([`PLocal`]): dead Gs
+//! A P also keeps caches that only its owner touches (`PLocal`): dead Gs
 //! and free stacks, so that `go` and a goroutine's exit take no lock in the
 //! steady state (Go's `p.gFree` and `p.mcache.stackcache`).
 
