@@ -36,6 +36,7 @@
 //! | `trace/recorder.rs` | what tracing does when on: a snapshot of Ms, Ps and queues at each event |
 //! | `trace/picture.rs` | the lesson's M/P/G pictures, drawn live, repeats folded |
 //! | `trace/chrome.rs` | the timeline file for Perfetto |
+//! | `trace/report.rs` | the runtime's account of a run at exit, for the grader (`RUNTIME_EXIT_REPORT`) |
 //! | `schedtrace.rs` | `GODEBUG=schedtrace=X,scheddetail=1`, Go's `SCHED` lines |
 //!
 //! Go beside Rust:
