@@ -14,7 +14,7 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{ChildStderr, ChildStdout, Stdio};
@@ -309,13 +309,10 @@ const REPORT_FD: i32 = 3;
 
 /// A pipe, both ends close-on-exec.
 fn report_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills the array with two new descriptors we then own.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fresh descriptors, owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    // std's pipe is close-on-exec everywhere: `pipe2(O_CLOEXEC)` on Linux,
+    // `pipe` then `FD_CLOEXEC` on macOS, which has no `pipe2`.
+    let (read, write) = io::pipe()?;
+    Ok((read.into(), write.into()))
 }
 
 /// One output pipe of the program, read without ever blocking.
