@@ -31,6 +31,12 @@ BITES=(
     "select_lock_case_order|loom_select|select_meets_select_while_close_races|deadlock; threads"
     "deadlock_ignores_timers|loom_deadlock|never_fires_while_a_timer_is_pending|deadlock detector fired wrongly"
     "checkdead_misses_self|loom_deadlock|fires_when_every_goroutine_is_blocked|deadlock; threads"
+    "mutex_unlock_no_wake|loom_sync|mutex_excludes_and_wakes_waiters|deadlock; threads"
+    "mutex_unlock_relaxed|loom_sync|mutex_excludes_and_wakes_waiters|Causality violation"
+    "mutex_starving_no_handoff|loom_sync|mutex_starvation_handoff_keeps_the_state_consistent|deadlock; threads"
+    "once_done_before_f|loom_sync|once_runs_once_and_returns_after_it|Causality violation|left: 0"
+    "rwmutex_writer_skips_readers|loom_sync|rwmutex_excludes_reader_and_writer|Causality violation"
+    "cond_ticket_after_unlock|loom_sync|cond_signal_is_never_lost|deadlock; threads"
 )
 
 logs="$CARGO_TARGET_DIR/loom-bite"

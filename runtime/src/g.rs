@@ -73,6 +73,15 @@ pub enum WaitReason {
     ChanReceiveNilChan,
     /// Sending on a nil channel.
     ChanSendNilChan,
+    /// Blocked in `runtime::sync::Mutex::lock` (Go 1.20+:
+    /// `waitReasonSyncMutexLock`; Go 1.19 printed `semacquire`).
+    SyncMutexLock,
+    /// Blocked taking a `runtime::sync::RwMutex` for reading.
+    SyncRWMutexRLock,
+    /// Blocked taking a `runtime::sync::RwMutex` for writing.
+    SyncRWMutexLock,
+    /// Blocked in `runtime::sync::Cond::wait`.
+    SyncCondWait,
 }
 
 impl WaitReason {
@@ -88,6 +97,10 @@ impl WaitReason {
             WaitReason::Sleep => "sleep",
             WaitReason::ChanReceiveNilChan => "chan receive (nil chan)",
             WaitReason::ChanSendNilChan => "chan send (nil chan)",
+            WaitReason::SyncMutexLock => "sync.Mutex.Lock",
+            WaitReason::SyncRWMutexRLock => "sync.RWMutex.RLock",
+            WaitReason::SyncRWMutexLock => "sync.RWMutex.Lock",
+            WaitReason::SyncCondWait => "sync.Cond.Wait",
         }
     }
 
@@ -103,6 +116,10 @@ impl WaitReason {
             Sleep,
             ChanReceiveNilChan,
             ChanSendNilChan,
+            SyncMutexLock,
+            SyncRWMutexRLock,
+            SyncRWMutexLock,
+            SyncCondWait,
         ]
         .get(v as usize)
         .copied()

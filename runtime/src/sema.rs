@@ -50,13 +50,26 @@ impl Sema {
     /// Take a unit, parking until one is released (Go's `semacquire`).
     #[track_caller]
     pub fn acquire(&self, reason: WaitReason) {
+        self.acquire_queued(reason, false);
+    }
+
+    /// Take a unit; if none is available, wait at the *front* of the queue
+    /// when `lifo` (Go's `semacquire1(addr, lifo, ...)`): `sync.Mutex` puts
+    /// a waiter that was already woken once and lost the race back first in
+    /// line, so it is not overtaken by every newcomer.
+    #[track_caller]
+    pub fn acquire_queued(&self, reason: WaitReason, lifo: bool) {
         let mut st = lock(&self.state);
         if st.count > 0 {
             st.count -= 1;
             return;
         }
         let me = Waiter::current();
-        st.waiters.push_back(me.clone());
+        if lifo {
+            st.waiters.push_front(me.clone());
+        } else {
+            st.waiters.push_back(me.clone());
+        }
         park(&me, st, reason);
     }
 
