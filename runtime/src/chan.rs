@@ -56,13 +56,20 @@ const RECV_TAKES_HEAD: bool = !cfg!(loom_seeded_bugs = "chan_recv_takes_sender_v
 ///     assert_eq!(ch.recv(), Some("ping"));
 /// });
 /// ```
+///
+/// # Panics
+/// `makechan: size out of range` when the buffer could never be allocated
+/// (`cap` times the size of `T` overflows, or passes Go's `maxAlloc`, 2^48
+/// bytes). A buffer that is merely larger than the memory available ends
+/// the program with `fatal error: out of memory`, exit 2, as in Go.
 #[doc(alias = "makechan")]
+#[track_caller]
 pub fn chan<T: Send>(cap: usize) -> Chan<T> {
     Chan {
         c: Arc::new(HChan {
             lock: SpinLock::new(),
             state: UnsafeCell::new(State {
-                buf: VecDeque::with_capacity(cap),
+                buf: makechan_buf(cap),
                 closed: false,
                 recvq: WaitQ::new(),
                 sendq: WaitQ::new(),
@@ -70,6 +77,36 @@ pub fn chan<T: Send>(cap: usize) -> Chan<T> {
             cap,
         }),
     }
+}
+
+/// Go's `maxAlloc` on 64-bit Linux and macOS: the largest allocation the
+/// runtime will attempt (`1 << heapAddrBits`).
+const MAX_ALLOC: usize = 1 << 48;
+
+/// The buffer of a new channel, checked and allocated as Go's `makechan`
+/// does: `make(chan T, n)` allocates it at once.
+#[track_caller]
+fn makechan_buf<T>(cap: usize) -> VecDeque<T> {
+    // Go: `mem, overflow := math.MulUintptr(elem.size, uintptr(size));
+    // if overflow || mem > maxAlloc-hchanSize || size < 0 { panic(...) }`.
+    let hchan_size = std::mem::size_of::<HChan<T>>();
+    match std::mem::size_of::<T>().checked_mul(cap) {
+        Some(mem) if mem <= MAX_ALLOC - hchan_size => {}
+        _ => panic!("makechan: size out of range"),
+    }
+    let mut buf = VecDeque::new();
+    if buf.try_reserve_exact(cap).is_err() {
+        out_of_memory();
+    }
+    buf
+}
+
+/// The allocation failed: Go's `throw("out of memory")`, not a panic.
+fn out_of_memory() -> ! {
+    #[cfg(not(loom))]
+    crate::fatal::throw("out of memory");
+    #[cfg(loom)]
+    panic!("fatal error: out of memory");
 }
 
 /// A channel handle (Go's `chan T`). Cloning it is cheap and gives another
@@ -163,7 +200,11 @@ impl<T> State<T> {
     /// or buffers it. `Err(SendFail::Full(v))` when the sender must wait.
     pub(crate) fn try_send(&mut self, v: T, cap: usize) -> Result<Option<Waiter>, SendFail<T>> {
         if self.closed {
-            return Err(SendFail::Closed);
+            // The value goes back to the caller, to be dropped *after* the
+            // lock is released: its `Drop` is user code and may touch this
+            // very channel (Go has no destructors; we must not run one
+            // under a spin lock).
+            return Err(SendFail::Closed(v));
         }
         // SAFETY: we hold the lock (we have `&mut State`).
         if let Some(sg) = unsafe { self.recvq.dequeue() } {
@@ -217,8 +258,9 @@ pub(crate) type Received<T> = (Option<T>, Option<Waiter>);
 
 /// Why a send could not complete at once.
 pub(crate) enum SendFail<T> {
-    /// The channel is closed: the caller panics.
-    Closed,
+    /// The channel is closed: the caller drops the value (lock released)
+    /// and panics.
+    Closed(T),
     /// No receiver and no room: the value comes back.
     Full(T),
 }
@@ -261,9 +303,10 @@ impl<T: Send> Chan<T> {
                     // SAFETY: `sg` lives in this frame, which stays put until
                     // we are woken, and whoever wakes us unlinks it first.
                     unsafe { st.sendq.enqueue(sg) };
-                    SendFail::Full(())
+                    None
                 }
-                SendFail::Closed => SendFail::Closed,
+                // Closed: the value comes back, to drop without the lock.
+                SendFail::Closed(v) => Some(v),
             })
         });
         match r {
@@ -271,11 +314,12 @@ impl<T: Send> Chan<T> {
                 drop(guard);
                 wake(w);
             }
-            Err(SendFail::Closed) => {
+            Err(Some(v)) => {
                 drop(guard);
+                drop(v);
                 panic!("send on closed channel");
             }
-            Err(SendFail::Full(())) => {
+            Err(None) => {
                 let sg = mine.as_ref().expect("parked sender has a sudog");
                 park_unlock(&sg.waiter, move || drop(guard), WaitReason::ChanSend);
                 // Woken by a receiver (success), or by close.
@@ -356,7 +400,10 @@ impl<T: Send> Chan<T> {
                 wake(w);
                 Ok(())
             }
-            Err(SendFail::Closed) => panic!("send on closed channel"),
+            Err(SendFail::Closed(v)) => {
+                drop(v); // lock already released
+                panic!("send on closed channel")
+            }
             Err(SendFail::Full(v)) => Err(v),
         }
     }

@@ -8,6 +8,13 @@
 //! goroutine, a returning syscall or a firing timer can make a goroutine
 //! runnable. (Goroutines are woken by goroutines; a plain OS thread that is
 //! not an M could also wake one, which is why the detector only counts Ms.)
+//!
+//! One kind of plain thread does count: one that called `block_on` and went
+//! back to its own work (`BlockOnCaller`). It plays the part of Go's running
+//! `main`: a goroutine it left blocked is not a deadlock while it runs, as a
+//! goroutine leaked by a running Go program is not. While it waits inside
+//! `block_on` it does not count, so a `block_on` whose goroutines all block
+//! still gets the report.
 
 use std::fmt::Write;
 
@@ -40,6 +47,12 @@ pub(crate) fn check_dead(sched: &Sched, locked: &Locked) -> Option<DeadlockRepor
     // Some M is still running (or in a syscall): it may wake someone.
     let idle = locked.midle.len() as u32 - UNCOUNTED_SELF;
     if locked.mcount > idle {
+        return None;
+    }
+    // A thread that used `block_on` is running its own code: it may still
+    // wake a goroutine, as Go's `main` may.
+    #[cfg(not(loom))]
+    if BLOCK_ON_CALLERS_RUNNING.load(Ordering::SeqCst) > 0 {
         return None;
     }
     // A timer will fire or a syscall will return.
@@ -101,4 +114,83 @@ fn format_report(allgs: &[crate::g::GRef]) -> String {
         }
     }
     out
+}
+
+/// Threads that returned from `block_on` and run their own code now.
+#[cfg(not(loom))]
+static BLOCK_ON_CALLERS_RUNNING: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
+
+#[cfg(not(loom))]
+thread_local! {
+    /// Whether this thread is counted in [`BLOCK_ON_CALLERS_RUNNING`]; the
+    /// count drops when the thread ends.
+    static COUNTED: Counted = const { Counted(std::cell::Cell::new(false)) };
+}
+
+#[cfg(not(loom))]
+struct Counted(std::cell::Cell<bool>);
+
+#[cfg(not(loom))]
+impl Drop for Counted {
+    fn drop(&mut self) {
+        if self.0.get() {
+            BLOCK_ON_CALLERS_RUNNING.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// A plain thread waiting inside `block_on`: not counted while it waits,
+/// counted as running from the moment its goroutine hands back the result
+/// (until the thread ends). A goroutine calling `block_on` is not a plain
+/// thread and is never counted.
+#[cfg(not(loom))]
+pub(crate) struct BlockOnCaller {
+    plain: bool,
+}
+
+/// Sent to `block_on`'s goroutine: counts the caller as running again.
+#[cfg(not(loom))]
+pub(crate) struct Returning {
+    plain: bool,
+}
+
+#[cfg(not(loom))]
+impl BlockOnCaller {
+    pub(crate) fn enter() -> BlockOnCaller {
+        let plain = crate::m::current_m().is_none();
+        if plain {
+            let _ = COUNTED.try_with(|c| {
+                if c.0.replace(false) {
+                    BLOCK_ON_CALLERS_RUNNING.fetch_sub(1, Ordering::SeqCst);
+                }
+            });
+        }
+        BlockOnCaller { plain }
+    }
+
+    pub(crate) fn returning(&self) -> Returning {
+        Returning { plain: self.plain }
+    }
+}
+
+#[cfg(not(loom))]
+impl Returning {
+    /// Called by the goroutine just before it hands back the result.
+    pub(crate) fn count(self) {
+        if self.plain {
+            BLOCK_ON_CALLERS_RUNNING.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+#[cfg(not(loom))]
+impl Drop for BlockOnCaller {
+    fn drop(&mut self) {
+        // Already counted by `Returning::count`; remember to uncount when
+        // the thread ends (or waits in `block_on` again).
+        if self.plain && COUNTED.try_with(|c| c.0.set(true)).is_err() {
+            BLOCK_ON_CALLERS_RUNNING.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
 }

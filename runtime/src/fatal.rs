@@ -54,8 +54,27 @@ pub fn exit(code: i32) -> ! {
     for hook in hooks.iter().rev() {
         hook(code);
     }
-    // Our print macros write straight to the file descriptor, so there is no
-    // runtime buffer to flush; `std::process::exit` also flushes Rust's own
-    // stdout buffer for code that used `std::println!`.
-    std::process::exit(code)
+    // Not `std::process::exit` on this thread: libc's `exit` runs the
+    // *calling thread's* thread-local destructors (glibc's
+    // `__call_tls_dtors`), and on an M those belong to whatever goroutines
+    // ran there; one that uses the runtime (a channel in a `thread_local!`)
+    // would re-enter it while the process ends (a deadlock report, then
+    // `std::process::exit called re-entrantly`, abort). Go's exit is the
+    // bare `exit_group` system call. So a fresh thread, which has no such
+    // destructors, calls `std::process::exit`: it flushes Rust's stdout
+    // buffer (for code that used `std::println!`; our print macros buffer
+    // nothing) and runs the `atexit` handlers, and the whole process ends
+    // with it, this thread too.
+    let exiter = std::thread::Builder::new()
+        .name("exit".into())
+        .spawn(move || std::process::exit(code));
+    if exiter.is_ok() {
+        loop {
+            std::thread::park();
+        }
+    }
+    // No thread to be had: flush what std buffers and end at once.
+    let _ = std::io::stdout().flush();
+    // SAFETY: `_exit` ends the process; nothing runs after it.
+    unsafe { libc::_exit(code) }
 }

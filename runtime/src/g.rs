@@ -150,6 +150,14 @@ pub struct G {
     /// The coroutine and stack; owned by whichever M runs the G.
     #[cfg(not(loom))]
     pub(crate) exec: ExecCell,
+    /// Go's report for the panic this G raised last (message, goroutine,
+    /// where), written by the panic hook at the panic site and printed only
+    /// if the panic reaches the top of the goroutine (Go's `g._panic`).
+    #[cfg(not(loom))]
+    pub(crate) panic_report: std::sync::Mutex<Option<String>>,
+    /// Goroutine-local values (`goroutine_local!`).
+    #[cfg(not(loom))]
+    pub(crate) locals: crate::goroutine_local::Locals,
 }
 
 impl G {
@@ -166,6 +174,10 @@ impl G {
             parent_goid: AtomicU64::new(0),
             #[cfg(not(loom))]
             exec: ExecCell::new(),
+            #[cfg(not(loom))]
+            panic_report: std::sync::Mutex::new(None),
+            #[cfg(not(loom))]
+            locals: crate::goroutine_local::Locals::new(),
         }
     }
 
@@ -341,7 +353,16 @@ mod coro {
             stack,
             move |y: &Yielder<(), Yield>, ()| {
                 g.exec.yielder.set(y as *const _);
-                start.call();
+                // A panic unwinds the goroutine's stack (its `Drop`s run, as
+                // Go runs deferred calls; a `catch_unwind` on the way is
+                // Go's `recover`). One that gets here, to the top of the
+                // goroutine, ends the program (Go's `fatalpanic`).
+                let run = std::panic::AssertUnwindSafe(|| start.call());
+                if std::panic::catch_unwind(run).is_err() {
+                    crate::proc::goroutine_panicked(g);
+                }
+                // SAFETY: we are the goroutine, its function has returned.
+                unsafe { g.locals.drop_all() };
             },
         ));
     }

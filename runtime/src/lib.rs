@@ -27,6 +27,8 @@
 //! | `timers.rs`, `time.rs` | per-P timer heaps; `time::sleep` parks, an idle M sleeps only until the next timer |
 //! | `syscall.rs` | blocking calls: the P is handed to another M while the thread is in the kernel |
 //! | `sync/mod.rs`, `sync/waitgroup.rs` | `WaitGroup` |
+//! | `sync/mutex.rs`, `sync/rwmutex.rs`, `sync/once.rs`, `sync/cond.rs` | Go's `sync`: Mutex, RWMutex, Once/OnceLock/LazyLock, Cond, parking the goroutine |
+//! | `goroutine_local.rs` | `goroutine_local!`: per-goroutine values that survive a move to another M |
 //! | `deadlock.rs` | "all goroutines are asleep - deadlock!" |
 //! | `fatal.rs`, `signal.rs` | how the program ends: fatal errors, exit hooks, stack overflow, exit codes |
 //! | `print.rs` | `print!`, `println!`: one `write(2)` each, and a preemption point |
@@ -64,9 +66,16 @@
 //! calls the runtime is never preempted.
 //!
 //! **Thread-locals belong to the M, not the goroutine**: a goroutine may
-//! resume on another OS thread after any runtime call, so a `thread_local!`
-//! may change under it, and a `!Send` guard must not be held across a runtime
-//! call.
+//! resume on another OS thread after any runtime call. A function that
+//! calls into the runtime must not touch `thread_local!` storage at all,
+//! directly or through inlined code: LLVM may compute the thread-local's
+//! address once per function (llvm#98479) and use the previous thread's
+//! slot after the switch, even if nothing is held across the call. Use
+//! [`goroutine_local!`] instead, and never hold a `!Send` guard across a
+//! runtime call.
+//!
+//! **Inside goroutines use [`sync`], not `std::sync`**: std's locks block the
+//! OS thread, ours park the goroutine.
 
 #![warn(missing_docs)]
 // Every `unsafe` block says why it is sound (smol's `async-executor` does the
@@ -102,6 +111,8 @@ mod trace;
 #[cfg(not(loom))]
 mod funcval;
 #[cfg(not(loom))]
+mod goroutine_local;
+#[cfg(not(loom))]
 #[doc(hidden)]
 pub mod print;
 #[cfg(not(loom))]
@@ -123,6 +134,8 @@ pub use chan::{chan, Chan};
 pub use g::G;
 pub use sync::WaitGroup;
 
+#[cfg(not(loom))]
+pub use goroutine_local::GoroutineLocal;
 #[cfg(not(loom))]
 pub use proc::{
     block_on, current_goid, current_m_id, go, gomaxprocs, gosched, main, num_goroutine, num_threads,

@@ -58,9 +58,22 @@ pub struct ThreadWaiter {
 
 impl Waiter {
     /// A waiter for the caller: its goroutine, or its OS thread.
+    ///
+    /// A goroutine that is unwinding from a panic (a `Drop` that waits on a
+    /// channel or a lock) waits as its *thread* instead, inside a
+    /// `runtime::syscall` so that its P goes on running the others: std
+    /// counts panics per thread (`std::thread::panicking`, and the count
+    /// that `catch_unwind` decrements), so a goroutine that resumed on
+    /// another M in the middle of unwinding would leave one thread
+    /// "panicking" forever and underflow the other's count. Such a waiter
+    /// shows as in a syscall, not parked, so the deadlock detector does not
+    /// see it (where Go would report a deadlock inside a deferred call, we
+    /// wait).
     pub fn current() -> Waiter {
         if let Some(g) = crate::m::current_g() {
-            return Waiter::G(g);
+            if !std::thread::panicking() {
+                return Waiter::G(g);
+            }
         }
         Waiter::Thread(Arc::new(ThreadWaiter {
             thread: thread::current(),
@@ -111,10 +124,18 @@ pub fn park_unlock<U: FnOnce()>(me: &Waiter, unlock: U, reason: WaitReason) {
         Waiter::G(g) => gopark(g, unlock, reason, at),
         Waiter::Thread(t) => {
             let _ = (reason, at);
-            unlock();
-            while !t.woken.load(Ordering::Acquire) {
-                thread::park();
-            }
+            let wait = || {
+                unlock();
+                while !t.woken.load(Ordering::Acquire) {
+                    thread::park();
+                }
+            };
+            // A goroutine waiting as its thread (see `Waiter::current`)
+            // lends its P out meanwhile, as in a system call.
+            #[cfg(not(loom))]
+            crate::syscall::syscall(wait);
+            #[cfg(loom)]
+            wait();
         }
     }
 }

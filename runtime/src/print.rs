@@ -29,19 +29,43 @@ pub fn print_fmt(args: std::fmt::Arguments<'_>) {
 }
 
 /// Write `bytes` to file descriptor 1, retrying short writes and EINTR.
-/// Errors (a closed pipe) are ignored, as output has nowhere else to go.
+///
+/// A closed pipe ends the program as in Go: `prog | head -1` kills `prog`
+/// with SIGPIPE once `head` exits (Go's `epipecheck` → `sigpipe` for fds 1
+/// and 2; Rust ignores SIGPIPE, so the write fails with EPIPE and we raise
+/// the signal ourselves). Other errors are ignored, as output has nowhere
+/// else to go.
 pub fn write_stdout(mut bytes: &[u8]) {
     while !bytes.is_empty() {
         // SAFETY: writing from a valid slice to fd 1.
         let n = unsafe { libc::write(1, bytes.as_ptr().cast(), bytes.len()) };
         if n < 0 {
-            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                continue;
+            match std::io::Error::last_os_error().raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EPIPE) => die_of_sigpipe(),
+                _ => return,
             }
-            return;
         }
         bytes = &bytes[n as usize..];
     }
+}
+
+/// Die of SIGPIPE, as a Go program that writes to a closed stdout does
+/// (Go's `sigpipe` → `dieFromSignal`): default action, unblocked, raised;
+/// exit 2 if we are somehow still alive.
+#[cold]
+fn die_of_sigpipe() -> ! {
+    // SAFETY: plain libc calls on a local, zero-initialised signal set;
+    // resetting SIGPIPE to its default action is what we want process-wide.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(libc::SIGPIPE);
+    }
+    crate::fatal::exit(crate::fatal::EXIT_FATAL)
 }
 
 /// Go's `fmt.Print`: format and write to stdout, unbuffered; a preemption

@@ -146,6 +146,8 @@ where
 pub fn gosched() {
     match current_g() {
         Some(g) if g.status() == Status::Syscall => throw("gosched inside runtime::syscall"),
+        // Unwinding from a panic: stay on this thread (see `preempt_point`).
+        Some(_) if std::thread::panicking() => std::thread::yield_now(),
         Some(g) => switch_to_scheduler(g, Yield::Gosched),
         None => std::thread::yield_now(),
     }
@@ -204,6 +206,17 @@ pub fn main<F>(f: F) -> !
 where
     F: FnOnce() + Send + 'static,
 {
+    static MAIN_RUNNING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if MAIN_RUNNING.swap(true, std::sync::atomic::Ordering::AcqRel) {
+        // Nested in main's goroutine, or from another thread: the calling
+        // thread would become a second M0 (or the process would exit when
+        // either main returns). A Go program has one `main.main`.
+        crate::fatal::throw(
+            "runtime::main called while the runtime's main is running (nested, or from a \
+             second thread); a program has one runtime::main: start goroutines with \
+             runtime::go, or use runtime::block_on outside it",
+        );
+    }
     let sched = sched();
     let m0 = crate::m::become_m(sched);
     let p0 = {
@@ -256,9 +269,14 @@ where
     type Slot<T> = (Mutex<Option<std::thread::Result<T>>>, Condvar);
     let slot: std::sync::Arc<Slot<T>> = std::sync::Arc::new((Mutex::new(None), Condvar::new()));
     let theirs = slot.clone();
+    let caller = crate::deadlock::BlockOnCaller::enter();
+    let returning = caller.returning();
     spawn(
         move || {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            // Count the caller as running *before* it can see the result:
+            // once this goroutine ends, an idle M may look for deadlock.
+            returning.count();
             let (lock, cv) = &*theirs;
             *lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
             cv.notify_all();
@@ -274,6 +292,8 @@ where
         }
         guard = cv.wait(guard).unwrap_or_else(|e| e.into_inner());
     };
+    drop(guard);
+    drop(caller);
     match result {
         Ok(v) => v,
         Err(payload) => std::panic::resume_unwind(payload),
@@ -327,8 +347,12 @@ pub fn preempt_point() {
     if let Some(g) = current_g() {
         // Inside `runtime::syscall` the goroutine has no P to yield: it
         // keeps the request for after the call.
+        // Nor does a goroutine that is unwinding from a panic: it must not
+        // change threads before `catch_unwind` ends the panic (std counts
+        // panics per thread; see `Waiter::current`).
         if g.preempt.load(Ordering::Relaxed)
             && g.status() != Status::Syscall
+            && !std::thread::panicking()
             && g.preempt.swap(false, Ordering::AcqRel)
         {
             switch_to_scheduler(g, Yield::Preempted);
@@ -372,7 +396,13 @@ fn install_panic_hook() {
             match current_g() {
                 // The root of `block_on`: its caller receives the panic.
                 Some(g) if g.catches_panics.load(Ordering::Relaxed) => previous(info),
-                Some(g) => goroutine_panicked(g.goid(), info),
+                // A goroutine: keep the report for the top of the goroutine
+                // (`gostart` in `g.rs`), and let the panic unwind: its
+                // `Drop`s run, and a `catch_unwind` may recover it.
+                Some(g) => {
+                    let report = panic_report(g.goid(), info);
+                    *g.panic_report.lock().unwrap_or_else(|e| e.into_inner()) = Some(report);
+                }
                 // The scheduler itself on an M: a runtime bug, Go's `throw`.
                 None if current_m().is_some() => {
                     let at = info
@@ -397,14 +427,30 @@ fn payload_text(info: &PanicHookInfo<'_>) -> String {
     }
 }
 
-fn goroutine_panicked(goid: u64, info: &PanicHookInfo<'_>) -> ! {
+/// Go's report for a panic: message, goroutine, where it was raised.
+/// Written by the hook, where the panic is raised (the only place that
+/// knows where), and printed only if the panic reaches the top of its
+/// goroutine.
+fn panic_report(goid: u64, info: &PanicHookInfo<'_>) -> String {
     let msg = payload_text(info);
     let at = info
         .location()
         .map(|l| format!("{}:{}", l.file(), l.line()))
         .unwrap_or_else(|| "(unknown location)".into());
-    write_stderr(&format!(
-        "panic: {msg}\n\ngoroutine {goid} [running]:\n\t{at}\n"
-    ));
+    format!("panic: {msg}\n\ngoroutine {goid} [running]:\n\t{at}\n")
+}
+
+/// A panic reached the top of goroutine `g`, its `Drop`s done: print the
+/// report the hook kept and end the program with status 2 (Go's
+/// `fatalpanic`). Go does not let a panicking goroutine die alone: the
+/// whole program stops, so the bug cannot go unnoticed.
+pub(crate) fn goroutine_panicked(g: GRef) -> ! {
+    let report = g
+        .panic_report
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .unwrap_or_else(|| format!("panic: (re-raised)\n\ngoroutine {} [running]:\n", g.goid()));
+    write_stderr(&report);
     exit(EXIT_FATAL)
 }

@@ -328,7 +328,12 @@ impl<'a, T: Send> SelectCase<'a> for SendCase<'a, T> {
                 .with_state_locked(|st| st.try_send(v, self.ch.cap()))
         } {
             Ok(w) => Poll::Ready(w),
-            Err(SendFail::Closed) => Poll::SendClosed,
+            Err(SendFail::Closed(v)) => {
+                // Keep the value: it is dropped with the case, after every
+                // channel lock is released (its `Drop` may use a channel).
+                self.value = Some(v);
+                Poll::SendClosed
+            }
             Err(SendFail::Full(v)) => {
                 self.value = Some(v);
                 Poll::NotReady

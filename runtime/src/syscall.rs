@@ -58,9 +58,23 @@ pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
         return f();
     }
     let oldp = entersyscall();
+    // `exitsyscall` runs when this guard drops: after `f` returns, and also
+    // when `f` panics, so the goroutine has its P again before the panic
+    // unwinds into runtime code that needs one (a `Drop` that sends on a
+    // channel, `block_on`'s catch, the end of the goroutine).
+    let exit = ExitSyscallOnDrop(oldp);
     let r = f();
-    exitsyscall(oldp);
+    drop(exit);
     r
+}
+
+/// Calls [`exitsyscall`] when dropped, whether `f` returned or panicked.
+struct ExitSyscallOnDrop(&'static crate::p::P);
+
+impl Drop for ExitSyscallOnDrop {
+    fn drop(&mut self) {
+        exitsyscall(self.0);
+    }
 }
 
 /// Mark the goroutine and its P as in a syscall; the M keeps no P (Go's
@@ -107,6 +121,24 @@ fn exitsyscall(oldp: &'static crate::p::P) {
         return;
     }
     drop(locked);
+    if std::thread::panicking() {
+        // Unwinding (a panic inside `f`, or a `Drop` that waits while its
+        // goroutine panics): the goroutine must not move to another thread
+        // before `catch_unwind` ends the panic, because std counts panics
+        // per *thread* (see `park.rs`). So wait on this thread for a P to
+        // come free instead of queueing the goroutine; Go has no such case.
+        let p = loop {
+            if let Some(p) = sched.pidleget(&mut sched.lock()) {
+                break p;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        };
+        sched.acquirep(m, p);
+        p.curg.store(Some(g), Ordering::Release);
+        g.set_status(Status::Syscall, Status::Running);
+        crate::trace::event(crate::trace::Event::SyscallExit { g, m });
+        return;
+    }
     // No P free: the goroutine waits in the global queue, this M parks
     // (`exitsyscall0`, run by the M's loop once we are off this stack).
     switch_to_scheduler(g, Yield::ExitSyscallNoP);

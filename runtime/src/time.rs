@@ -34,6 +34,13 @@ pub fn sleep(d: Duration) {
     if d.is_zero() {
         return;
     }
+    if std::thread::panicking() {
+        // A `Drop` sleeping while its goroutine unwinds: sleep as the thread
+        // and lend the P out (the goroutine must not change threads while
+        // unwinding; see `Waiter::current`).
+        crate::syscall::syscall(|| std::thread::sleep(d));
+        return;
+    }
     let (Some(g), Some(p)) = (crate::m::current_g(), crate::m::current_p()) else {
         // A plain thread, or a goroutine inside `runtime::syscall` (no P).
         std::thread::sleep(d);
