@@ -45,13 +45,18 @@ pub(crate) fn sched_unchecked() -> &'static Sched {
     &SCHED
 }
 
-/// GOMAXPROCS at start: the environment variable if it is a positive number,
-/// else the number of CPUs this process may use (Go's `schedinit`, `ncpu`).
+/// GOMAXPROCS at start: the environment variable if it is a positive
+/// 32-bit number, else the number of CPUs this process may use (Go's
+/// `schedinit`, `ncpu`: `atoi32`, `n > 0`; anything else, `abc`, `0`, `-1`,
+/// `99999999999`, is ignored). Above
+/// [`MAX_GOMAXPROCS`](crate::p::MAX_GOMAXPROCS) it is clamped, as
+/// [`gomaxprocs`] says.
 fn initial_gomaxprocs() -> usize {
     std::env::var("GOMAXPROCS")
         .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
+        .and_then(|v| v.parse::<i32>().ok())
         .filter(|&n| n > 0)
+        .map(|n| n as usize)
         .unwrap_or_else(crate::os::cpu_count)
 }
 
@@ -86,6 +91,13 @@ fn initial_gomaxprocs() -> usize {
 /// goroutine, or a borrow of a `thread_local!`. The compiler cannot catch
 /// this (the closure is `Send`, but what it keeps on its stack at the call
 /// is not checked); breaking the rule can deadlock or corrupt that value.
+///
+/// Thread-locals: a function that calls into the runtime must not touch
+/// `thread_local!` storage *at all*, even with nothing held across the
+/// call: LLVM may compute the thread-local's address once per function
+/// (llvm#98479) and use the previous thread's slot after the switch. Use
+/// [`goroutine_local!`](crate::goroutine_local) for per-goroutine state,
+/// and [`runtime::sync`](crate::sync) rather than `std::sync` locks.
 #[doc(alias = "newproc")]
 #[track_caller]
 pub fn go<F>(f: F)
@@ -156,6 +168,11 @@ pub fn gosched() {
 /// Set the number of Ps and return the previous value; `0` only queries
 /// (Go's `runtime.GOMAXPROCS`). Takes effect at once: new Ps start taking
 /// work, surplus Ps are retired at their next scheduling point.
+///
+/// Where we differ from Go: Go has no upper limit (since 1.10); here a
+/// value above [`MAX_GOMAXPROCS`](crate::p::MAX_GOMAXPROCS) (256) is
+/// clamped to it, and `gomaxprocs(0)` then reports 256. (Go's `n < 0` has
+/// no counterpart: `n` is unsigned.)
 ///
 /// ```
 /// runtime::block_on(|| {

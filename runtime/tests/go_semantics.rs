@@ -200,6 +200,17 @@ mod scenarios {
                 let _ch = runtime::chan::<u64>(1 << 40);
                 println!("allocated");
             }),
+            "gomaxprocs-out-of-range" => runtime::main(|| {
+                let at_start = runtime::gomaxprocs(0);
+                let before = runtime::gomaxprocs(100_000);
+                println!("{at_start} {before} {}", runtime::gomaxprocs(0));
+            }),
+            "deadlock-on-mutex" => runtime::main(|| {
+                static M: runtime::sync::Mutex<()> = runtime::sync::Mutex::new(());
+                let _held = M.lock();
+                runtime::go(|| drop(M.lock()));
+                let _again = M.lock(); // Go: fatal error, all goroutines asleep
+            }),
             "print-forever" => runtime::main(|| {
                 for i in 0..10_000_000u64 {
                     println!("line {i}");
@@ -327,6 +338,50 @@ mod scenarios {
                         .stderr("fatal error: out of memory\n");
                 }
             }),
+            (
+                "GOMAXPROCS out of range: ignored as Go, or clamped to 256",
+                || {
+                    // What the runtime makes of "no GOMAXPROCS": the CPUs it may use.
+                    let out = Command::new(std::env::current_exe().unwrap())
+                        .env(ENV, "gomaxprocs-out-of-range")
+                        .env_remove("GOMAXPROCS")
+                        .timeout(Duration::from_secs(30))
+                        .output()
+                        .unwrap();
+                    let cpus: usize = String::from_utf8_lossy(&out.stdout)
+                        .split(' ')
+                        .next()
+                        .and_then(|n| n.parse().ok())
+                        .expect("the scenario prints GOMAXPROCS first");
+                    for (env, start) in [
+                        ("abc", cpus),
+                        ("0", cpus),
+                        ("-1", cpus),
+                        ("99999999999", cpus), // not an int32: Go ignores it
+                        ("3", 3),
+                        ("100000", 256), // Go would make 100000 Ps; we clamp
+                    ] {
+                        Command::new(std::env::current_exe().unwrap())
+                            .env(ENV, "gomaxprocs-out-of-range")
+                            .env("GOMAXPROCS", env)
+                            .timeout(Duration::from_secs(30))
+                            .assert()
+                            .code(0)
+                            .stdout(format!("{start} {start} 256\n"));
+                    }
+                },
+            ),
+            (
+                "a deadlock on runtime::sync::Mutex shows Go's wait reason",
+                || {
+                    run("deadlock-on-mutex").code(2).stderr(
+                    predicate::str::starts_with(
+                        "fatal error: all goroutines are asleep - deadlock!\n\ngoroutine 1 [sync.Mutex.Lock]:\n",
+                    )
+                    .and(predicate::str::contains("goroutine 2 [sync.Mutex.Lock]:")),
+                );
+                },
+            ),
             (
                 "writing to a closed stdout kills the program with SIGPIPE",
                 || {
