@@ -87,7 +87,21 @@ impl Locals {
     /// # Safety
     /// Called by the goroutine that owns this table, after its function
     /// returned: no reference to a value is alive.
+    #[inline]
     pub(crate) unsafe fn drop_all(&self) {
+        // Most goroutines use no goroutine-local: a length check, no more.
+        // SAFETY: per the contract.
+        if unsafe { (&*self.0.get()).is_empty() } {
+            return;
+        }
+        // SAFETY: per the contract.
+        unsafe { self.drop_all_slow() }
+    }
+
+    /// # Safety
+    /// As [`drop_all`](Self::drop_all).
+    #[cold]
+    unsafe fn drop_all_slow(&self) {
         for _ in 0..8 {
             // SAFETY: per the contract; the table is taken out before any
             // value's `Drop` runs, so a `Drop` that uses a local starts a

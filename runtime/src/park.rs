@@ -124,20 +124,28 @@ pub fn park_unlock<U: FnOnce()>(me: &Waiter, unlock: U, reason: WaitReason) {
         Waiter::G(g) => gopark(g, unlock, reason, at),
         Waiter::Thread(t) => {
             let _ = (reason, at);
-            let wait = || {
-                unlock();
-                while !t.woken.load(Ordering::Acquire) {
-                    thread::park();
-                }
-            };
-            // A goroutine waiting as its thread (see `Waiter::current`)
-            // lends its P out meanwhile, as in a system call.
-            #[cfg(not(loom))]
-            crate::syscall::syscall(wait);
-            #[cfg(loom)]
-            wait();
+            unlock();
+            park_thread(t);
         }
     }
+}
+
+/// Sleep until woken, as a thread. Out of line: goroutines that park take
+/// the other branch, and this one must not bloat `park_unlock`, which is
+/// inlined into every channel operation.
+#[inline(never)]
+fn park_thread(t: &ThreadWaiter) {
+    let wait = || {
+        while !t.woken.load(Ordering::Acquire) {
+            thread::park();
+        }
+    };
+    // A goroutine waiting as its thread (see `Waiter::current`) lends its
+    // P out meanwhile, as in a system call; a plain thread just waits.
+    #[cfg(not(loom))]
+    crate::syscall::syscall(wait);
+    #[cfg(loom)]
+    wait();
 }
 
 /// A preemption point (see `proc.rs`). Under loom every goroutine is its own
