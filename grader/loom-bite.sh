@@ -16,6 +16,8 @@ export RUSTFLAGS="--cfg loom"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/loom}"
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}"
 export RUST_BACKTRACE=0
+# The models too big for CI keep their preemption caps (see `just loom-deep`).
+export LOOM_DEEP=
 
 # bug | model file | model (test name) | what its failure must say
 BITES=(
@@ -29,6 +31,9 @@ BITES=(
     "chan_recv_takes_sender_value|loom_chan|buffered_fifo|values out of order"
     "select_claim_no_cas|loom_select|close_wakes_every_select_and_no_value_is_lost|value lost or received twice"
     "select_lock_case_order|loom_select|select_meets_select_while_close_races|deadlock; threads"
+    "exitsyscall_no_cas|loom_syscall|exitsyscall_races_retake|on the idle list, once|acquirep: P not idle|Causality violation"
+    "shrink_kills_handoff|loom_gomaxprocs|shrink_races_exitsyscall_and_retake|acquirep: P not idle|on a destroyed P"
+    "timer_add_no_wake|loom_timers|earlier_timer_wakes_the_timer_m|deadlock; threads"
     "deadlock_ignores_timers|loom_deadlock|never_fires_while_a_timer_is_pending|deadlock detector fired wrongly"
     "checkdead_misses_self|loom_deadlock|fires_when_every_goroutine_is_blocked|deadlock; threads"
     "mutex_unlock_no_wake|loom_sync|mutex_excludes_and_wakes_waiters|deadlock; threads"

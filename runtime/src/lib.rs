@@ -105,6 +105,8 @@ pub mod sema;
 mod sudog;
 pub mod sync;
 mod sync_facade;
+mod syscall;
+mod sysmon;
 pub(crate) mod timers;
 mod trace;
 
@@ -123,10 +125,6 @@ mod schedtrace;
 mod signal;
 #[cfg(not(loom))]
 pub mod stack;
-#[cfg(not(loom))]
-mod syscall;
-#[cfg(not(loom))]
-mod sysmon;
 #[cfg(not(loom))]
 pub mod time;
 

@@ -153,3 +153,79 @@ pub fn globrunq_take_all(sched: &Sched) -> Vec<GRef> {
     sched.runqsize.store(0, Ordering::Release);
     all
 }
+
+/// Go's `schedule` up to `execute`: retire `m`'s P if GOMAXPROCS shrank
+/// below it, stop `m` while it has no P, find a runnable G (parking while
+/// there is none), stop spinning. `None` once the model shut down.
+pub fn schedule_one(sched: &'static Sched, m: &'static M) -> Option<(GRef, bool)> {
+    sched.schedule_one(m)
+}
+
+/// The ids of the Ps on the idle list.
+pub fn idle_ps(sched: &Sched) -> Vec<usize> {
+    let mut ids: Vec<usize> = sched.lock().pidle.iter().map(|p| p.id).collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// `runtime::gomaxprocs(n)`, `n > 0`: resize and wake an M for new Ps.
+pub fn gomaxprocs(sched: &'static Sched, n: usize) -> usize {
+    sched.set_gomaxprocs(n)
+}
+
+/// Go's `entersyscall`: `g`, running on `m`, enters a system call; `m`
+/// lets go of its P, which it returns.
+pub fn entersyscall(sched: &Sched, m: &'static M, g: GRef) -> &'static P {
+    sched.entersyscall(m, g)
+}
+
+/// Go's `exitsyscall` fast paths: `m` gets `oldp` back, or any idle P
+/// (`true`); `false` if there is none (then call [`exitsyscall0`]).
+pub fn exitsyscall(sched: &Sched, m: &'static M, g: GRef, oldp: &'static P) -> bool {
+    sched.exitsyscall(m, g, oldp)
+}
+
+/// Go's `exitsyscall0`: no P for `g`: it goes to the global queue. `m`
+/// holds no P; [`schedule_one`] stops it until it is handed one.
+pub fn exitsyscall0(sched: &'static Sched, m: &'static M, g: GRef) {
+    sched.exitsyscall0(m, g)
+}
+
+/// sysmon's retake step for a P it has seen in the same system call for
+/// long enough (`sysmon::retake_p`): take it and hand it off, or destroy it
+/// beyond GOMAXPROCS. `false` if the syscall returned first.
+pub fn retake(sched: &'static Sched, p: &'static P) -> bool {
+    crate::sysmon::retake_p(sched, p, PStatus::Syscall)
+}
+
+/// `time::sleep` for `g`, running on `p`, until `when` on the model's
+/// clock: add its timer, park it (`Running` -> `Waiting`), then release the
+/// heap and wake whoever must watch the timers, as `gopark`'s unlock step
+/// does (`Sched::add_timer`).
+#[track_caller]
+pub fn sleep(sched: &'static Sched, p: &'static P, g: GRef, when: u64) {
+    let unlock = sched.add_timer(p, when, g);
+    park_g(g, WaitReason::Sleep);
+    unlock();
+}
+
+/// The runtime's clock (the model's, under loom).
+pub fn nanotime() -> u64 {
+    crate::sync_facade::clock::nanotime()
+}
+
+/// Time passes: move the model's clock to `t`, and, as the kernel does for
+/// a timed wait, let the timer M look at the clock if its deadline passed.
+///
+/// The clock moves under the scheduler lock: reading the clock is not a
+/// step loom can put another thread before, and taking the lock is, so every
+/// thread can run before the clock moves.
+pub fn advance_clock(sched: &Sched, t: u64) {
+    let locked = sched.lock();
+    crate::sync_facade::clock::advance(t);
+    if let Some((m, until)) = locked.timer_m {
+        if until <= t {
+            m.note.time_out();
+        }
+    }
+}

@@ -158,7 +158,7 @@ mod thread {
 
     use super::{CURRENT_M, M};
     use crate::g::{gostart, GRef, Status, Yield};
-    use crate::p::{stackalloc, stackfree, PStatus, P};
+    use crate::p::{stackalloc, stackfree, P};
     use crate::sched::Sched;
     use crate::sync_facade::Ordering;
 
@@ -199,44 +199,11 @@ mod thread {
     /// One round of the scheduler, forever (Go's `schedule`).
     pub(crate) fn schedule(sched: &'static Sched, m: &'static M) -> ! {
         loop {
-            if let Some(p) = m.p() {
-                if p.id >= sched.gomaxprocs() {
-                    retire_p(sched, m);
-                    let woken = sched.stopm(m);
-                    debug_assert!(woken, "only a loom model shuts the scheduler down");
-                    continue;
-                }
-            }
             let (g, inherit) = sched
-                .find_runnable(m)
+                .schedule_one(m)
                 .expect("only a loom model shuts the scheduler down");
-            if m.spinning() {
-                sched.reset_spinning(m);
-            }
             execute(sched, m, g, inherit);
         }
-    }
-
-    /// GOMAXPROCS shrank below our P: give its queue to the global queue and
-    /// retire it (the part of Go's `procresize` that runs on the old owner).
-    fn retire_p(sched: &'static Sched, m: &M) {
-        if m.spinning() {
-            sched.stop_spinning(m);
-        }
-        let p = sched.releasep(m);
-        let mut locked = sched.lock();
-        // SAFETY: we just released `p` and it is on no idle list: no other M
-        // can reach it.
-        let queued = unsafe { p.owned() }.drain_all();
-        sched.globrunqput_batch(&mut locked, queued);
-        if p.id >= sched.gomaxprocs() {
-            p.set_status(PStatus::Dead);
-        } else {
-            // GOMAXPROCS grew back meanwhile: keep the P alive.
-            sched.pidleput(&mut locked, p);
-        }
-        drop(locked);
-        sched.wakep();
     }
 
     /// Run `g` on `m` until it yields, parks or returns (Go's `execute` and
@@ -289,16 +256,9 @@ mod thread {
                 unsafe { (*unlock)() };
             }
             CoroutineResult::Yield(Yield::ExitSyscallNoP) => {
-                debug_assert!(m.p().is_none(), "exitsyscall0: M holds a P");
-                g.set_status(Status::Syscall, Status::Runnable);
-                let mut locked = sched.lock();
-                sched.globrunqput(&mut locked, g);
-                crate::trace::event(crate::trace::Event::SyscallExit { g, m });
-                drop(locked);
-                sched.wakep();
-                // This M goes idle until it is handed a P.
-                let woken = sched.stopm(m);
-                debug_assert!(woken, "only a loom model's shutdown wakes an M without a P");
+                // This M goes idle until it is handed a P (`schedule_one`
+                // stops an M without a P).
+                sched.exitsyscall0(m, g);
             }
             CoroutineResult::Return(()) => {
                 crate::trace::event(crate::trace::Event::Exit { g, m });

@@ -187,14 +187,7 @@ pub fn gomaxprocs(n: usize) -> usize {
     if n == 0 {
         return sched.gomaxprocs();
     }
-    let old = sched.procresize(n);
-    crate::trace::event(crate::trace::Event::Gomaxprocs {
-        old,
-        new: sched.gomaxprocs(),
-    });
-    if n > old {
-        sched.wakep();
-    }
+    let old = sched.set_gomaxprocs(n);
     // If our own P was just retired, move to a live one.
     if let (Some(_), Some(p)) = (current_g(), current_p()) {
         if p.id >= n {

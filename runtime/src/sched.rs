@@ -19,11 +19,22 @@ use crate::runq::LOCAL_QUEUE_SIZE;
 use crate::sync_facade::{
     lock, AtomicRef, AtomicU32, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering,
 };
-use crate::timers::{instant_of, nanotime};
+use crate::timers::nanotime;
 
 /// Gs moved at once from the global free list to a P's, or allocated at
 /// once when there are none.
 const G_BATCH: usize = 32;
+
+/// Seeded bug for the loom suite: adding a timer earlier than the deadline
+/// the timer M sleeps until does not wake it. The new timer fires only when
+/// the timer M wakes for the later one: late.
+const WAKE_TIMER_M: bool = !cfg!(loom_seeded_bugs = "timer_add_no_wake");
+
+/// Seeded bug for the loom suite: a shrink also destroys the Ps beyond the
+/// limit that look idle but are not on the idle list, such as one in
+/// hand-off to a waking M (taken off the list, not yet acquired), or one
+/// sysmon just took back from a syscall: that M then holds a dead P.
+const SHRINK_SPARES_HANDOFF: bool = !cfg!(loom_seeded_bugs = "shrink_kills_handoff");
 
 /// Everything protected by the scheduler lock (Go's `sched.lock`).
 pub(crate) struct Locked {
@@ -73,6 +84,8 @@ pub struct Sched {
     /// is not deadlocked, someone will wake up. (Goroutines in a syscall
     /// count through their status, `Syscall`.)
     pub(crate) pending_wakeups: AtomicUsize,
+    /// Where sysmon naps between looks (see `sysmon.rs`).
+    pub(crate) sysmon_nap: crate::sysmon::Nap,
 }
 
 impl Default for Sched {
@@ -105,6 +118,7 @@ impl Sched {
             goidgen: AtomicU64::new(0),
             mnext: AtomicU64::new(0),
             pending_wakeups: AtomicUsize::new(0),
+            sysmon_nap: crate::sysmon::Nap::new(),
         }
     }
 
@@ -144,6 +158,8 @@ impl Sched {
         let n = n.clamp(1, MAX_GOMAXPROCS);
         let mut locked = self.lock();
         let old = self.gomaxprocs();
+        // The new limit first: `pidleput` lets only Ps below it on the list.
+        self.gomaxprocs.store(n as u32, Ordering::Release);
         for id in old..n {
             let p = match self.p(id) {
                 Some(p) => p,
@@ -173,8 +189,28 @@ impl Sched {
                 let queued = unsafe { p.owned() }.drain_all();
                 self.globrunqput_batch(&mut locked, queued);
             }
+            if !SHRINK_SPARES_HANDOFF {
+                for p in (n..old).filter_map(|id| self.p(id)) {
+                    if p.status() == PStatus::Idle {
+                        p.set_status(PStatus::Dead);
+                    }
+                }
+            }
         }
-        self.gomaxprocs.store(n as u32, Ordering::Release);
+        old
+    }
+
+    /// `runtime::gomaxprocs(n)` for `n > 0`: resize, and if Ps were added,
+    /// wake an M to use them. Returns the previous value.
+    pub(crate) fn set_gomaxprocs(&'static self, n: usize) -> usize {
+        let old = self.procresize(n);
+        crate::trace::event(crate::trace::Event::Gomaxprocs {
+            old,
+            new: self.gomaxprocs(),
+        });
+        if n > old {
+            self.wakep();
+        }
         old
     }
 
@@ -224,12 +260,24 @@ impl Sched {
 
     // ---- idle Ps, and binding a P to an M (idle Ms: `idle.rs`) ---------
 
-    /// Put `p` on the idle list (Go's `pidleput`). Lock held.
+    /// Put `p`, which the caller owns, on the idle list (Go's `pidleput`).
+    /// Lock held.
+    ///
+    /// A P beyond GOMAXPROCS dies instead: GOMAXPROCS shrank while its owner
+    /// held it (an M looking for work, sysmon handing it off), and the idle
+    /// list holds only live Ps, or `wakep` would start Ms for dead ones. (Go
+    /// never meets this case: its `procresize` stops the world. The loom
+    /// model `loom_gomaxprocs.rs` found it here: a P that sysmon retook and
+    /// handed off just as a shrink ran stayed on the idle list.)
     pub(crate) fn pidleput(&self, locked: &mut Locked, p: &'static P) {
         debug_assert!(
             p.runq_is_empty() || p.status() == PStatus::Dead,
             "pidleput: P has run queue"
         );
+        if p.id >= self.gomaxprocs() {
+            p.set_status(PStatus::Dead);
+            return;
+        }
         p.set_status(PStatus::Idle);
         locked.pidle.push(p);
         self.npidle.fetch_add(1, Ordering::SeqCst);
@@ -254,6 +302,25 @@ impl Sched {
         let p = m.p().expect("releasep: M has no P");
         m.set_p(None);
         p
+    }
+
+    /// GOMAXPROCS shrank below `m`'s P: give its queue to the global queue
+    /// and retire it (the part of Go's `procresize` that runs on the old
+    /// owner).
+    pub(crate) fn retire_p(&'static self, m: &M) {
+        if m.spinning() {
+            self.stop_spinning(m);
+        }
+        let p = self.releasep(m);
+        let mut locked = self.lock();
+        // SAFETY: we just released `p` and it is on no idle list: no other M
+        // can reach it.
+        let queued = unsafe { p.owned() }.drain_all();
+        self.globrunqput_batch(&mut locked, queued);
+        // Dies, unless GOMAXPROCS grew back meanwhile: then it is idle.
+        self.pidleput(&mut locked, p);
+        drop(locked);
+        self.wakep();
     }
 
     /// Destroy a P beyond GOMAXPROCS that sysmon took back from a syscall
@@ -325,6 +392,37 @@ impl Sched {
             return;
         }
         self.wakep();
+    }
+
+    /// One scheduling decision for `m` (Go's `schedule`, up to `execute`):
+    /// retire `m`'s P if GOMAXPROCS shrank below it, find a runnable G
+    /// (parking `m` while there is none), and stop spinning. `m` may hold no
+    /// P (back from a syscall with none free): it stops until handed one.
+    /// Returns the G and whether it inherits the time slice; `None` only in
+    /// a loom model that shut the scheduler down. The M's loop in `m.rs`
+    /// runs the G; a loom model's loop "runs" it in its own way.
+    pub(crate) fn schedule_one(&'static self, m: &'static M) -> Option<(GRef, bool)> {
+        loop {
+            match m.p() {
+                None => {
+                    if !self.stopm(m) {
+                        return None;
+                    }
+                }
+                Some(p) if p.id >= self.gomaxprocs() => {
+                    self.retire_p(m);
+                    if !self.stopm(m) {
+                        return None;
+                    }
+                }
+                Some(_) => break,
+            }
+        }
+        let found = self.find_runnable(m)?;
+        if m.spinning() {
+            self.reset_spinning(m);
+        }
+        Some(found)
     }
 
     /// Find a runnable G for `m`, which holds a P; park `m` when there is
@@ -554,14 +652,30 @@ pub(crate) enum TimerRole {
 // ---- timers (the per-P heaps are in `timers.rs`) ----------------------
 
 impl Sched {
+    /// `g`, running on `p`, goes to sleep until `when`: count the promise
+    /// (before the sleeper can be seen asleep, so the deadlock detector
+    /// stays quiet), add its timer to `p`'s heap (Go's `addtimer`), and
+    /// return what to run once `g` is parked: release the heap, which stays
+    /// locked until then so the timer cannot fire for a goroutine that is
+    /// not asleep yet, and make sure an M will be awake in time (Go's
+    /// `resetForSleep`, the unlock function of `gopark` in `timeSleep`).
+    pub(crate) fn add_timer(
+        &'static self,
+        p: &'static P,
+        when: u64,
+        g: GRef,
+    ) -> impl FnOnce() + 'static {
+        self.add_pending_wakeup();
+        let heap = p.timers.add(when, g);
+        move || {
+            drop(heap);
+            self.wake_timer_sleeper(when);
+        }
+    }
+
     /// The earliest timer over every P, dead Ps included (Go's
     /// `timeSleepUntil`).
     pub(crate) fn next_timer(&self) -> Option<u64> {
-        // Timers are not modelled under loom: scanning `allp` there would
-        // only add interleavings to every model of the idle protocol.
-        if cfg!(loom) {
-            return None;
-        }
         self.allps().filter_map(|p| p.timers.next()).min()
     }
 
@@ -569,9 +683,6 @@ impl Sched {
     /// by a stealing M and by sysmon), readying their goroutines into `p`.
     /// Returns how many fired.
     pub(crate) fn run_all_timers(&'static self, p: Option<&'static P>, now: u64) -> usize {
-        if cfg!(loom) {
-            return 0; // see `next_timer`
-        }
         self.allps()
             .map(|t| t.timers.run_due(now, |g| self.ready_pending(g, p)))
             .sum()
@@ -612,7 +723,7 @@ impl Sched {
     /// timer (`wake_timer_sleeper`), and give up the role. Leaves `m`'s
     /// note clean, so its next sleep is a real one.
     pub(crate) fn timer_m_sleep(&self, m: &'static M, until: u64) {
-        if m.note.sleep_until(instant_of(until)) {
+        if m.note.sleep_until(until) {
             // `wake_timer_sleeper` cleared the role before waking us.
             return;
         }
@@ -635,7 +746,7 @@ impl Sched {
     pub(crate) fn wake_timer_sleeper(&'static self, when: u64) {
         let mut locked = self.lock();
         match locked.timer_m {
-            Some((m, until)) if when < until => {
+            Some((m, until)) if when < until && WAKE_TIMER_M => {
                 locked.timer_m = None;
                 drop(locked);
                 m.note.wakeup();

@@ -165,23 +165,42 @@ impl Note {
         *woken = false;
     }
 
-    /// Block the calling OS thread until `wakeup` or `deadline`, whichever
-    /// comes first (Go's `notetsleep`). Returns true if woken. (Under loom the
-    /// timeout is not modelled: it waits for the wakeup.)
-    pub(crate) fn sleep_until(&self, deadline: std::time::Instant) -> bool {
+    /// Block the calling OS thread until `wakeup` or until the clock (see
+    /// [`clock`]) reaches `deadline`, whichever comes first (Go's
+    /// `notetsleep`). Returns true if woken.
+    pub(crate) fn sleep_until(&self, deadline: u64) -> bool {
         let mut woken = lock(&self.woken);
         while !*woken {
-            let now = std::time::Instant::now();
+            let now = clock::nanotime();
             if now >= deadline {
                 return false;
             }
-            woken = match self.cv.wait_timeout(woken, deadline - now) {
-                Ok((g, _)) => g,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
+            #[cfg(not(loom))]
+            {
+                let left = std::time::Duration::from_nanos(deadline - now);
+                woken = match self.cv.wait_timeout(woken, left) {
+                    Ok((g, _)) => g,
+                    Err(poisoned) => poisoned.into_inner().0,
+                };
+            }
+            // The model's clock moves only by `clock::advance`, which makes
+            // the sleeper look at it again (`time_out`).
+            #[cfg(loom)]
+            {
+                woken = wait(&self.cv, woken);
+            }
         }
         *woken = false;
         true
+    }
+
+    /// Under loom: the model's clock moved, and may have passed the
+    /// deadline of a `sleep_until` on this note: let the sleeper look
+    /// (what the kernel does for a timed wait).
+    #[cfg(loom)]
+    pub(crate) fn time_out(&self) {
+        drop(lock(&self.woken));
+        self.cv.notify_all();
     }
 
     /// Wake the thread sleeping on this note, or the next one to sleep
@@ -192,6 +211,55 @@ impl Note {
         drop(woken);
         self.cv.notify_one();
     }
+}
+
+/// The runtime's clock (Go's `nanotime`): nanoseconds since the runtime
+/// started, never 0.
+///
+/// Normally the OS's monotonic clock (`Instant`, read through the vDSO, no
+/// system call). Under loom, the model's own: it stands still until the
+/// model moves it ([`advance`](clock::advance)), so time is part of what the
+/// model does, replayed identically in every execution, rather than of the
+/// machine. A timed sleep ([`Note::sleep_until`]) then ends when the model
+/// moves the clock past its deadline.
+pub(crate) mod clock {
+    #[cfg(not(loom))]
+    mod os {
+        use std::sync::LazyLock;
+        use std::time::Instant;
+
+        /// The start of the runtime's clock.
+        static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+        pub(crate) fn nanotime() -> u64 {
+            EPOCH.elapsed().as_nanos() as u64 + 1
+        }
+    }
+    #[cfg(not(loom))]
+    pub(crate) use os::nanotime;
+
+    #[cfg(loom)]
+    mod model {
+        use std::sync::atomic::{AtomicU64, Ordering};
+
+        loom::lazy_static! {
+            /// The model's time: a plain std atomic (reading the clock is
+            /// not a synchronization), reset for every execution.
+            static ref NOW: AtomicU64 = AtomicU64::new(1);
+        }
+
+        pub(crate) fn nanotime() -> u64 {
+            NOW.load(Ordering::SeqCst)
+        }
+
+        /// Move the model's clock forward to `t`.
+        pub(crate) fn advance(t: u64) {
+            let prev = NOW.fetch_max(t, Ordering::SeqCst);
+            assert!(prev <= t, "the model's clock goes backwards");
+        }
+    }
+    #[cfg(loom)]
+    pub(crate) use model::{advance, nanotime};
 }
 
 /// A spin lock for critical sections of a few dozen instructions that never

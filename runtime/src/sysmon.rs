@@ -26,9 +26,7 @@
 
 use std::time::{Duration, Instant};
 
-use std::sync::LazyLock;
-
-use crate::p::{PStatus, MAX_GOMAXPROCS, P};
+use crate::p::{PStatus, P};
 use crate::sched::Sched;
 use crate::sync_facade::{AtomicBool, Note, Ordering};
 
@@ -50,10 +48,23 @@ const TIMER_GRACE: Duration = Duration::from_millis(1);
 /// enters a system call with work queued behind it cuts such a nap short.
 const KICKABLE_DELAY: Duration = Duration::from_micros(500);
 
-/// Where sysmon naps, so that `kick_for_syscall` can wake it early.
-static NAP: LazyLock<Note> = LazyLock::new(Note::new);
-/// True while sysmon takes a nap longer than [`KICKABLE_DELAY`].
-static NAPPING_LONG: AtomicBool = AtomicBool::new(false);
+/// Where sysmon naps between looks, so that a goroutine entering a system
+/// call can cut a long nap short (a field of [`Sched`]).
+pub(crate) struct Nap {
+    /// sysmon sleeps here.
+    pub(crate) note: Note,
+    /// True while sysmon takes a nap longer than [`KICKABLE_DELAY`].
+    pub(crate) long: AtomicBool,
+}
+
+impl Nap {
+    pub(crate) fn new() -> Nap {
+        Nap {
+            note: Note::new(),
+            long: AtomicBool::new(false),
+        }
+    }
+}
 
 /// A goroutine entered a system call while other goroutines wait for its P:
 /// if sysmon is in a long nap, wake it, so the P is handed off within tens
@@ -63,12 +74,43 @@ static NAPPING_LONG: AtomicBool = AtomicBool::new(false);
 /// which may be 10 ms away); it costs two loads on the syscall path, and a
 /// wake-up only when a hand-off is likely needed.
 pub(crate) fn kick_for_syscall(sched: &Sched, p: &P) {
-    if NAPPING_LONG.load(Ordering::Relaxed)
+    let nap = &sched.sysmon_nap;
+    if nap.long.load(Ordering::Relaxed)
         && (!p.runq_is_empty() || sched.runqsize.load(Ordering::Relaxed) > 0)
-        && NAPPING_LONG.swap(false, Ordering::Relaxed)
+        && nap.long.swap(false, Ordering::Relaxed)
     {
-        NAP.wakeup();
+        nap.note.wakeup();
     }
+}
+
+/// Take `p` from its M, which is stuck outside the scheduler with the P in
+/// status `from` (`Syscall`: inside `runtime::syscall`), and give it to
+/// whoever can use it: the step of Go's `retake` that acts, once sysmon's
+/// look ([`retake`]) decided the M has been stuck long enough. Returns false
+/// if the M came back first.
+///
+/// The returning M races us for the P (`exitsyscall`'s compare-and-swap
+/// `Syscall` -> `Running`); one compare-and-swap wins, so the P is never
+/// owned twice. Won, the P goes to `handoffp` (another M, or the idle list),
+/// or, beyond GOMAXPROCS (shrunk while its M was stuck), is destroyed, its
+/// queued goroutines moved to the global queue (Go's `procresize` destroys
+/// such a P at once; ours waits for its owner, and we are the owner now).
+///
+/// The loom models (`grader/tests/loom_syscall.rs`, `loom_gomaxprocs.rs`)
+/// call this step as sysmon does; sysmon's thread and its looks are not
+/// built under loom (they read the clock, and `run` has a thread of its own).
+pub(crate) fn retake_p(sched: &'static Sched, p: &'static P, from: PStatus) -> bool {
+    if !p.cas_status(from, PStatus::Idle) {
+        return false;
+    }
+    p.syscalltick.fetch_add(1, Ordering::Relaxed);
+    crate::trace::event(crate::trace::Event::HandOff { p });
+    if p.id >= sched.gomaxprocs() {
+        sched.destroy_p(p);
+    } else {
+        sched.handoffp(p);
+    }
+    true
 }
 
 /// What sysmon last saw of a P (Go's `sysmontick`).
@@ -81,6 +123,7 @@ struct Seen {
 }
 
 /// Start the sysmon thread.
+#[cfg(not(loom))]
 pub(crate) fn start(sched: &'static Sched) {
     std::thread::Builder::new()
         .name("sysmon".into())
@@ -88,6 +131,7 @@ pub(crate) fn start(sched: &'static Sched) {
         .unwrap_or_else(|e| crate::fatal::throw(&format!("cannot start sysmon: {e}")));
 }
 
+#[cfg(not(loom))]
 fn run(sched: &'static Sched) -> ! {
     let start = Instant::now();
     let mut seen = vec![
@@ -97,7 +141,7 @@ fn run(sched: &'static Sched) -> ! {
             syscalltick: 0,
             syscallwhen: start,
         };
-        MAX_GOMAXPROCS
+        crate::p::MAX_GOMAXPROCS
     ];
     // Go starts at 20 us naps and backs off after 1 ms with nothing to
     // retake. We start backed off: the quick naps exist to hand off the P of
@@ -116,13 +160,17 @@ fn run(sched: &'static Sched) -> ! {
             delay = (delay * 2).min(MAX_DELAY);
         }
         delay = crate::schedtrace::sysmon_tick(sched, delay);
-        NAPPING_LONG.store(delay > KICKABLE_DELAY, Ordering::Relaxed);
-        if NAP.sleep_until(Instant::now() + delay) {
+        let nap = &sched.sysmon_nap;
+        nap.long.store(delay > KICKABLE_DELAY, Ordering::Relaxed);
+        if nap
+            .note
+            .sleep_until(crate::timers::nanotime() + delay.as_nanos() as u64)
+        {
             // Kicked: a syscall may need its P handed off. Look often again.
             idle = 0;
             delay = MIN_DELAY;
         }
-        NAPPING_LONG.store(false, Ordering::Relaxed);
+        nap.long.store(false, Ordering::Relaxed);
         let now = Instant::now();
         run_late_timers(sched);
         if retake(sched, now, &mut seen) > 0 {
@@ -146,11 +194,8 @@ fn retake(sched: &'static Sched, now: Instant, seen: &mut [Seen]) -> u32 {
     for p in sched.allps() {
         let pd = &mut seen[p.id];
         if p.id >= procs {
-            if p.cas_status(PStatus::Syscall, PStatus::Idle) {
+            if retake_p(sched, p, PStatus::Syscall) {
                 n += 1;
-                p.syscalltick.fetch_add(1, Ordering::Relaxed);
-                crate::trace::event(crate::trace::Event::HandOff { p });
-                sched.destroy_p(p);
             }
             continue;
         }
@@ -184,11 +229,8 @@ fn retake(sched: &'static Sched, now: Instant, seen: &mut [Seen]) -> u32 {
                     continue;
                 }
                 // The returning syscall races us for the P: one CAS wins.
-                if p.cas_status(PStatus::Syscall, PStatus::Idle) {
+                if retake_p(sched, p, PStatus::Syscall) {
                     n += 1;
-                    p.syscalltick.fetch_add(1, Ordering::Relaxed);
-                    crate::trace::event(crate::trace::Event::HandOff { p });
-                    sched.handoffp(p);
                 }
             }
             PStatus::Idle | PStatus::Dead => {}

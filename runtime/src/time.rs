@@ -48,16 +48,6 @@ pub fn sleep(d: Duration) {
     };
     let sched = crate::proc::sched();
     let when = crate::timers::nanotime().saturating_add(d.as_nanos().min(u64::MAX as u128) as u64);
-    // The heap stays locked until we are parked, so the timer cannot fire
-    // for a goroutine that is not asleep yet. Once parked, release it and
-    // make sure an M will be awake in time (Go's `resetForSleep`, the
-    // unlock function of `gopark` in `timeSleep`).
-    // Count the promise before the sleeper can be seen asleep.
-    sched.add_pending_wakeup();
-    let heap = p.timers.add(when, g);
-    let unlock = move || {
-        drop(heap);
-        sched.wake_timer_sleeper(when);
-    };
+    let unlock = sched.add_timer(p, when, g);
     park_unlock(&Waiter::G(g), unlock, WaitReason::Sleep);
 }

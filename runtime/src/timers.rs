@@ -18,26 +18,11 @@
 //! (`Sched::pending_wakeups`).
 
 use std::collections::BinaryHeap;
-use std::sync::LazyLock;
-use std::time::{Duration, Instant};
 
 use crate::g::GRef;
-use crate::sync_facade::{lock, Mutex, MutexGuard};
-use std::sync::atomic::Ordering;
+use crate::sync_facade::{lock, AtomicU64, Mutex, MutexGuard, Ordering};
 
-/// The start of the runtime's clock.
-static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
-
-/// The runtime's clock: nanoseconds since the runtime's epoch, never 0 (Go's
-/// `nanotime`). `Instant::now` reads the vDSO clock, no system call.
-pub(crate) fn nanotime() -> u64 {
-    EPOCH.elapsed().as_nanos() as u64 + 1
-}
-
-/// The `Instant` of a `nanotime` value.
-pub(crate) fn instant_of(t: u64) -> Instant {
-    *EPOCH + Duration::from_nanos(t.saturating_sub(1))
-}
+pub(crate) use crate::sync_facade::clock::nanotime;
 
 /// One pending wake-up.
 struct Timer {
@@ -81,11 +66,9 @@ pub(crate) struct Timers {
     /// parked, so a timer never fires for a half-parked goroutine.
     heap: Mutex<Heap>,
     /// Earliest `when` in the heap, 0 when empty: read without the lock.
-    /// A plain `std` atomic even under loom: timers are not part of the
-    /// models (`time.rs` is not built there), so the scheduler's "any timer
-    /// due?" checks must cost the models nothing. The heap lock orders
-    /// everything that matters.
-    when: std::sync::atomic::AtomicU64,
+    /// A facade atomic: the loom model `loom_timers.rs` checks that a timer
+    /// published here is seen by an M deciding whether to sleep.
+    when: AtomicU64,
 }
 
 impl Timers {
@@ -95,7 +78,7 @@ impl Timers {
                 heap: BinaryHeap::new(),
                 seq: 0,
             }),
-            when: std::sync::atomic::AtomicU64::new(0),
+            when: AtomicU64::new(0),
         }
     }
 

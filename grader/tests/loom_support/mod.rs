@@ -17,35 +17,43 @@ use runtime::loom_api::{self as rt, GRef, Sched, Status, M};
 const DEFAULT_PREEMPTIONS: usize = 2;
 
 /// Run `model` under loom, exploring every interleaving within the
-/// preemption bound, and print how many executions that took.
+/// preemption bound (`LOOM_MAX_PREEMPTIONS`, default 2), and print how many
+/// executions that took.
 pub fn check(name: &str, model: impl Fn() + Sync + Send + 'static) {
+    check_capped(name, usize::MAX, usize::MAX, model)
+}
+
+/// [`check`] for a model too big to explore at the full bound within CI's
+/// budget: `just loom` explores it at no more than `ci` preemptions, `just
+/// loom-deep` (`LOOM_DEEP` set) at no more than `deep`. (Past `deep` a model
+/// runs out of Ms: the runtime would start a new thread where the model has
+/// none left.)
+pub fn check_capped(name: &str, ci: usize, deep: usize, model: impl Fn() + Sync + Send + 'static) {
     let executions = Arc::new(AtomicUsize::new(0));
     let counter = executions.clone();
     let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(DEFAULT_PREEMPTIONS);
-    }
-    let bound = builder.preemption_bound;
+    let mut bound = builder.preemption_bound.unwrap_or(DEFAULT_PREEMPTIONS);
+    let deep_run = std::env::var_os("LOOM_DEEP").is_some_and(|v| !v.is_empty());
+    bound = bound.min(if deep_run { deep } else { ci });
+    builder.preemption_bound = Some(bound);
     builder.check(move || {
         counter.fetch_add(1, Ordering::Relaxed);
         model();
     });
     println!(
-        "loom model {name}: {} executions (preemption bound {})",
+        "loom model {name}: {} executions (preemption bound {bound})",
         executions.load(Ordering::Relaxed),
-        bound.map_or("none".to_string(), |b| b.to_string())
     );
 }
 
-/// The M loop of `m.rs` (`schedule` + `execute`) with Gs as tokens: find a
-/// runnable G (parking when there is none), stop spinning, mark it running
-/// and "run" it by calling `run`, which decides how it ends. Returns when the
-/// model shuts the scheduler down.
+/// The M loop of `m.rs` (`schedule` + `execute`) with Gs as tokens: one
+/// scheduling decision after another (`schedule_one`: retire a P beyond
+/// GOMAXPROCS, stop while holding no P, find a runnable G, parking when
+/// there is none, stop spinning), then mark the G running and "run" it by
+/// calling `run`, which decides how it ends. Returns when the model shuts
+/// the scheduler down.
 pub fn m_loop(sched: &'static Sched, m: &'static M, mut run: impl FnMut(GRef)) {
-    while let Some((g, _inherit)) = rt::find_runnable(sched, m) {
-        if m.spinning() {
-            rt::reset_spinning(sched, m);
-        }
+    while let Some((g, _inherit)) = rt::schedule_one(sched, m) {
         rt::set_status(g, Status::Runnable, Status::Running);
         run(g);
     }
