@@ -51,6 +51,8 @@ test:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -q -- -D warnings
     cargo test --workspace -q
+    @# Release builds must show the same frames (lessons run in release).
+    cargo test --release -q -p runtime --test process
     @just loom
     @just loom-bite
     @just cross

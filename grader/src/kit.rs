@@ -50,11 +50,17 @@ pub fn write(root: &Path, out: &Path, cargo: &Path) -> io::Result<Vec<PathBuf>> 
         out.join("justfile"),
         student_justfile(&fs::read_to_string(root.join("justfile"))?),
     )?;
+    // `.cargo/config.toml`: frame pointers, so that a deadlock report
+    // shows where every goroutine waits.
+    if root.join(".cargo/config.toml").is_file() {
+        fs::create_dir_all(out.join(".cargo"))?;
+    }
     for file in [
         "README.md",
         "rust-toolchain.toml",
         "rust-toolchain",
         ".gitignore",
+        ".cargo/config.toml",
     ] {
         if root.join(file).is_file() {
             fs::copy(root.join(file), out.join(file))?;

@@ -94,13 +94,24 @@ impl Outcome {
         };
         match &self.ending {
             Ending::Exited(code) => {
-                // The first goroutine of the report and where it stands.
+                // The first goroutine of the report and where it stands:
+                // the innermost frame in the student's code (the frames
+                // above it are the runtime's, `runtime/src/...`).
                 let mut report = self
                     .stderr
                     .lines()
                     .skip_while(|s| !s.starts_with("goroutine "));
                 let goroutine = report.next().map(|g| g.trim_end_matches(':'));
-                let at = report.next().map(str::trim);
+                let places: Vec<&str> = report
+                    .take_while(|l| !l.is_empty() && !l.starts_with("created by "))
+                    .filter(|l| l.starts_with('\t'))
+                    .map(str::trim)
+                    .collect();
+                let at = places
+                    .iter()
+                    .find(|p| !p.contains("runtime/src/"))
+                    .or(places.first())
+                    .copied();
                 if let Some(l) = first("fatal error: all goroutines are asleep") {
                     let who = match (goroutine, at) {
                         (Some(g), Some(at)) => format!("; {g} at {at}"),
@@ -520,6 +531,15 @@ mod tests {
     fn runtime_failures_are_named() {
         let o = sh(
             "printf 'fatal error: all goroutines are asleep - deadlock!\\n\\ngoroutine 1 [semacquire]:\\n\\tsrc/main.rs:9\\n' >&2; exit 2",
+            quick(),
+        );
+        assert_eq!(
+            o.failure(),
+            "deadlock (fatal error: all goroutines are asleep - deadlock!; goroutine 1 [semacquire] at src/main.rs:9), exit status 2"
+        );
+        // With frames: the student's line, not the runtime's.
+        let o = sh(
+            "printf 'fatal error: all goroutines are asleep - deadlock!\\n\\ngoroutine 1 [semacquire]:\\nruntime::sync::waitgroup::WaitGroup::wait()\\n\\truntime/src/sync/waitgroup.rs:173\\nex::main::{{closure}}()\\n\\tsrc/main.rs:9\\n' >&2; exit 2",
             quick(),
         );
         assert_eq!(

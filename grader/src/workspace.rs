@@ -236,6 +236,12 @@ impl Pristine {
             PathBuf::from("Cargo.lock"),
             fs::read(root.join("Cargo.lock"))?,
         );
+        // Frame pointers (`[build] rustflags`): without them a report
+        // shows no frames of the goroutines that were parked.
+        let config = Path::new(".cargo/config.toml");
+        if root.join(config).is_file() {
+            files.insert(config.to_path_buf(), fs::read(root.join(config))?);
+        }
         collect(root, Path::new("runtime"), &[], &mut files)?;
         collect(root, Path::new("lessons"), &LESSONS_HIDDEN, &mut files)?;
         for ex in EXERCISES {

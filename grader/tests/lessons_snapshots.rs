@@ -1,7 +1,7 @@
 //! Deterministic outputs, as snapshots: the GOMAXPROCS=1 lessons, the
 //! reference solutions of the GOMAXPROCS=1 exercises, and the deadlock
-//! reports (goroutine ids and source locations filtered out, as they move
-//! when the code is edited).
+//! reports frame by frame (goroutine ids and source locations filtered out,
+//! as they move when the code is edited; function names kept).
 //!
 //! The binaries are built once in a worker copy of the workspace with the
 //! solutions laid over the exercises, and driven with assert_cmd. On one P
@@ -93,9 +93,11 @@ fn filter_report(stderr: &str) -> String {
             if let Some(rest) = l.strip_prefix("goroutine ") {
                 let reason = rest.split_once(' ').map_or("", |(_, r)| r);
                 format!("goroutine [id] {reason}")
-            } else if let Some(rest) = l.strip_prefix("created by goroutine ") {
-                let _ = rest;
-                "created by goroutine [id]".to_string()
+            } else if let Some((by, _)) = l
+                .strip_prefix("created by ")
+                .and_then(|r| r.rsplit_once(" in goroutine "))
+            {
+                format!("created by {by} in goroutine [id]")
             } else if l.starts_with('\t') && l.contains(".rs:") {
                 "\t[file]:[line]".to_string()
             } else {
@@ -193,9 +195,9 @@ fn the_deadlock_of_exercise3_as_shipped() {
 
 #[test]
 fn the_filter_only_hides_ids_and_places() {
-    let raw = "fatal error: all goroutines are asleep - deadlock!\n\ngoroutine 12 [semacquire]:\n\tlessons/x.rs:28\ncreated by goroutine 1\n\tlessons/x.rs:9";
+    let raw = "fatal error: all goroutines are asleep - deadlock!\n\ngoroutine 12 [semacquire]:\nx::f()\n\tlessons/x.rs:28\ncreated by x::main in goroutine 1\n\tlessons/x.rs:9";
     assert_eq!(
         filter_report(raw),
-        "fatal error: all goroutines are asleep - deadlock!\n\ngoroutine [id] [semacquire]:\n\t[file]:[line]\ncreated by goroutine [id]\n\t[file]:[line]"
+        "fatal error: all goroutines are asleep - deadlock!\n\ngoroutine [id] [semacquire]:\nx::f()\n\t[file]:[line]\ncreated by x::main in goroutine [id]\n\t[file]:[line]"
     );
 }

@@ -16,6 +16,7 @@
 //! `block_on` it does not count, so a `block_on` whose goroutines all block
 //! still gets the report.
 
+#[cfg(loom)]
 use std::fmt::Write;
 
 use crate::g::Status;
@@ -81,11 +82,36 @@ pub(crate) fn check_dead(sched: &Sched, locked: &Locked) -> Option<DeadlockRepor
     })
 }
 
-/// Go's report: the fatal line, a blank line, then every live goroutine with
-/// its wait reason, where it blocked and where it was created. Go names the
-/// creating *function* (`created by main.main`, plus `in goroutine N` since
-/// Go 1.21); we know only the `go` call's source line and the creating
-/// goroutine, so we print `created by goroutine N` and that line.
+/// Go's report: the fatal line, a blank line, then every live goroutine
+/// with its wait reason and its frames (`traceback.rs`), and where it was
+/// created (Go's `fatal` → `tracebackothers`). `GOTRACEBACK=none` keeps
+/// only the fatal line.
+#[cfg(not(loom))]
+fn format_report(allgs: &[crate::g::GRef]) -> String {
+    use crate::traceback::{settings, Goroutine, Printer};
+    let mut out = String::from("fatal error: all goroutines are asleep - deadlock!\n");
+    let settings = settings();
+    if settings.level == 0 {
+        return out;
+    }
+    let now = crate::timers::nanotime();
+    let mut live: Vec<Goroutine> = allgs
+        .iter()
+        .filter(|g| g.status() != Status::Free)
+        .map(|g| Goroutine::of(g, now))
+        .collect();
+    live.sort_by_key(|g| g.goid);
+    let mut printer = Printer::new(settings);
+    for g in &live {
+        out.push('\n');
+        printer.goroutine(&mut out, g, false);
+    }
+    out
+}
+
+/// Under loom there are no stacks to walk: the header and where each
+/// goroutine blocked, which is what the models check.
+#[cfg(loom)]
 fn format_report(allgs: &[crate::g::GRef]) -> String {
     let mut out = String::from("fatal error: all goroutines are asleep - deadlock!\n");
     let mut live: Vec<_> = allgs
@@ -102,15 +128,6 @@ fn format_report(allgs: &[crate::g::GRef]) -> String {
         );
         if let Some(at) = g.wait_location() {
             let _ = writeln!(out, "\t{}:{}", at.file(), at.line());
-        }
-        let (created, parent) = g.created();
-        if let (Some(at), true) = (created, parent != 0) {
-            let _ = write!(
-                out,
-                "created by goroutine {parent}\n\t{}:{}\n",
-                at.file(),
-                at.line()
-            );
         }
     }
     out

@@ -16,6 +16,7 @@
 //! and what happens then, is the M's business (`m.rs`).
 
 use std::panic::Location;
+use std::sync::atomic::Ordering::Relaxed;
 
 use crate::sync_facade::{AtomicBool, AtomicRef, AtomicU64, AtomicU8, Ordering};
 
@@ -147,6 +148,20 @@ pub struct G {
     created_at: AtomicRef<Location<'static>>,
     /// The goroutine that executed that `go` statement (0: none).
     parent_goid: AtomicU64,
+    /// An address inside the function that ran the `go` statement, named
+    /// only when a traceback prints `created by` (Go's `gopc`).
+    creator_pc: std::sync::atomic::AtomicUsize,
+    /// Where the G stopped when it last switched to the scheduler: the
+    /// address of the switch and its frame pointer, the start of the
+    /// frame-pointer chain a traceback walks (Go's `g.sched.pc` and
+    /// `g.sched.bp`). Diagnostics only, hence plain std atomics that loom
+    /// does not model.
+    saved_pc: std::sync::atomic::AtomicUsize,
+    saved_fp: std::sync::atomic::AtomicUsize,
+    /// `nanotime()` when sysmon first saw this G parked in its current wait
+    /// (0: not yet seen); tracebacks print waits of a minute or more (Go's
+    /// `waitsince`, stamped by the garbage collector there).
+    waitsince: std::sync::atomic::AtomicU64,
     /// The coroutine and stack; owned by whichever M runs the G.
     #[cfg(not(loom))]
     pub(crate) exec: ExecCell,
@@ -172,6 +187,10 @@ impl G {
             wait_location: AtomicRef::none(),
             created_at: AtomicRef::none(),
             parent_goid: AtomicU64::new(0),
+            creator_pc: std::sync::atomic::AtomicUsize::new(0),
+            saved_pc: std::sync::atomic::AtomicUsize::new(0),
+            saved_fp: std::sync::atomic::AtomicUsize::new(0),
+            waitsince: std::sync::atomic::AtomicU64::new(0),
             #[cfg(not(loom))]
             exec: ExecCell::new(),
             #[cfg(not(loom))]
@@ -214,8 +233,17 @@ impl G {
     }
 
     /// Make a free G live again with a new id (`newproc1`).
-    pub(crate) fn init_live(&self, goid: u64, parent: u64, created_at: &'static Location<'static>) {
+    pub(crate) fn init_live(
+        &self,
+        goid: u64,
+        parent: u64,
+        created_at: &'static Location<'static>,
+        creator_pc: usize,
+    ) {
         self.goid.store(goid, Ordering::Relaxed);
+        self.creator_pc.store(creator_pc, Relaxed);
+        self.saved_fp.store(0, Relaxed);
+        self.saved_pc.store(0, Relaxed);
         self.parent_goid.store(parent, Ordering::Relaxed);
         self.created_at.store(Some(created_at), Ordering::Relaxed);
         self.preempt.store(false, Ordering::Relaxed);
@@ -229,6 +257,38 @@ impl G {
     pub(crate) fn set_wait(&self, reason: WaitReason, at: &'static Location<'static>) {
         self.wait_reason.store(reason as u8, Ordering::Relaxed);
         self.wait_location.store(Some(at), Ordering::Relaxed);
+        self.waitsince.store(0, Relaxed);
+    }
+
+    /// Remember where this G switches to the scheduler (see `saved_pc`):
+    /// two plain stores, the whole cost of tracebacks on a switch.
+    #[inline(always)]
+    pub(crate) fn save_context(&self, pc: usize, fp: usize) {
+        self.saved_pc.store(pc, Relaxed);
+        self.saved_fp.store(fp, Relaxed);
+    }
+
+    /// The address and frame pointer saved at the last switch.
+    pub(crate) fn saved_context(&self) -> (usize, usize) {
+        (self.saved_pc.load(Relaxed), self.saved_fp.load(Relaxed))
+    }
+
+    /// Where inside the creating function the `go` statement ran.
+    pub(crate) fn creator_pc(&self) -> usize {
+        self.creator_pc.load(Relaxed)
+    }
+
+    /// When sysmon first saw this G in its current wait (0: not yet).
+    pub(crate) fn waitsince(&self) -> u64 {
+        self.waitsince.load(Relaxed)
+    }
+
+    /// Stamp the current wait with `now` unless it is stamped already
+    /// (sysmon's part of Go's `waitsince`). A stamp can land just after the
+    /// G woke and parked again: then the new wait looks one sysmon tick
+    /// older than it is, which minutes cannot show.
+    pub(crate) fn stamp_waitsince(&self, now: u64) {
+        let _ = self.waitsince.compare_exchange(0, now, Relaxed, Relaxed);
     }
 
     /// Why this G is parked.
@@ -378,6 +438,9 @@ mod coro {
     pub(crate) fn switch_to_scheduler(g: GRef, why: Yield) {
         let y = g.exec.yielder.get();
         debug_assert!(!y.is_null(), "switch from a G that never started");
+        // Where a traceback will start walking this G's stack (Go's mcall
+        // saving `g.sched`).
+        g.save_context(crate::traceback::here_pc(), crate::traceback::here_fp());
         // SAFETY: `y` was set by this G's coroutine when it started and the
         // Yielder lives on that coroutine's stack, which is the stack we are
         // running on right now.

@@ -347,7 +347,7 @@ mod stop {
         /// The deadlock detector fired: print Go's report and exit 2.
         pub(crate) fn deadlocked(_: &Sched, _: &mut Locked, report: DeadlockReport) -> bool {
             crate::fatal::write_stderr(&report.text);
-            crate::fatal::exit(crate::fatal::EXIT_FATAL)
+            crate::traceback::die()
         }
 
         /// An idle M is only ever woken with a P in its hand.

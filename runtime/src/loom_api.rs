@@ -105,7 +105,7 @@ pub fn deadlock_report(sched: &Sched) -> Option<DeadlockReport> {
 #[track_caller]
 pub fn new_g(sched: &Sched) -> GRef {
     let g = sched.malg();
-    g.init_live(sched.next_goid(), 0, Location::caller());
+    g.init_live(sched.next_goid(), 0, Location::caller(), 0);
     sched.ngoroutines.fetch_add(1, Ordering::Relaxed);
     g.set_status(Status::Free, Status::Runnable);
     g

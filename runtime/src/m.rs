@@ -183,6 +183,7 @@ mod thread {
         sched.lock().mcount += 1;
         CURRENT_M.with(|c| c.set(m));
         crate::signal::on_new_m();
+        crate::sigquit::on_new_m();
         m
     }
 
@@ -190,6 +191,7 @@ mod thread {
     fn mstart(sched: &'static Sched, m: &'static M) -> ! {
         CURRENT_M.with(|c| c.set(m));
         crate::signal::on_new_m();
+        crate::sigquit::on_new_m();
         let p = m.take_nextp().expect("mstart: no P");
         sched.acquirep(m, p);
         crate::trace::m_started(m);

@@ -12,7 +12,7 @@
 use std::panic::{Location, PanicHookInfo};
 use std::sync::{Condvar, LazyLock, Mutex, Once};
 
-use crate::fatal::{exit, throw, write_stderr, EXIT_FATAL};
+use crate::fatal::{exit, throw, write_stderr};
 use crate::funcval::FuncVal;
 use crate::g::{switch_to_scheduler, GRef, Status, WaitReason, Yield};
 use crate::m::{current_g, current_m, current_p};
@@ -33,6 +33,7 @@ pub(crate) fn sched() -> &'static Sched {
         // The M's thread-local is a plain pointer (const-initialised, no
         // destructor) and `curg` an atomic: async-signal safe.
         crate::signal::install(|| current_g().map_or(0, |g| g.goid()));
+        crate::sigquit::install();
         install_panic_hook();
         crate::sysmon::start(sched);
     });
@@ -100,11 +101,14 @@ fn initial_gomaxprocs() -> usize {
 /// and [`runtime::sync`](crate::sync) rather than `std::sync` locks.
 #[doc(alias = "newproc")]
 #[track_caller]
+// Always inlined, so that `here_pc` is an address inside the function that
+// called `go`: `created by` names it (Go's `getcallerpc` in `newproc`).
+#[inline(always)]
 pub fn go<F>(f: F)
 where
     F: FnOnce() + Send + 'static,
 {
-    spawn(f, Location::caller(), false);
+    spawn(f, Location::caller(), crate::traceback::here_pc(), false);
 }
 
 /// Create a G that will run `f`, reusing a dead one when possible (Go's
@@ -116,6 +120,7 @@ fn newproc<F>(
     f: F,
     parent: u64,
     at: &'static Location<'static>,
+    creator_pc: usize,
 ) -> GRef
 where
     F: FnOnce() + Send + 'static,
@@ -124,7 +129,7 @@ where
     // `main` just acquired.
     let mut owned = p.map(|p| unsafe { p.owned() });
     let g = sched.gfget(owned.as_mut()).unwrap_or_else(|| sched.malg());
-    g.init_live(sched.next_goid(), parent, at);
+    g.init_live(sched.next_goid(), parent, at, creator_pc);
     // SAFETY: `g` is Free and in no queue: we are its only owner.
     let exec = unsafe { g.exec.get() };
     debug_assert!(
@@ -137,14 +142,14 @@ where
     g
 }
 
-fn spawn<F>(f: F, at: &'static Location<'static>, catches_panics: bool) -> GRef
+fn spawn<F>(f: F, at: &'static Location<'static>, creator_pc: usize, catches_panics: bool) -> GRef
 where
     F: FnOnce() + Send + 'static,
 {
     let sched = sched();
     let parent = current_g().map_or(0, |g| g.goid());
     let p = current_p();
-    let g = newproc(sched, p, f, parent, at);
+    let g = newproc(sched, p, f, parent, at, creator_pc);
     g.catches_panics.store(catches_panics, Ordering::Relaxed);
     sched.runqput(g, p);
     crate::trace::event(crate::trace::Event::Go { g });
@@ -251,6 +256,7 @@ where
         },
         0,
         Location::caller(),
+        0,
     );
     // Into the ring, not runnext: main starts a fresh time slice, so P0's
     // schedtick is 1 when user code first yields (tick 0 would make the
@@ -292,6 +298,7 @@ where
             cv.notify_all();
         },
         Location::caller(),
+        crate::traceback::here_pc(),
         true,
     );
     let (lock, cv) = &*slot;
@@ -410,7 +417,8 @@ fn install_panic_hook() {
                 // (`gostart` in `g.rs`), and let the panic unwind: its
                 // `Drop`s run, and a `catch_unwind` may recover it.
                 Some(g) => {
-                    let report = panic_report(g.goid(), info);
+                    let report =
+                        crate::traceback::panic_report(g, &payload_text(info), info.location());
                     *g.panic_report.lock().unwrap_or_else(|e| e.into_inner()) = Some(report);
                 }
                 // The scheduler itself on an M: a runtime bug, Go's `throw`.
@@ -437,19 +445,6 @@ fn payload_text(info: &PanicHookInfo<'_>) -> String {
     }
 }
 
-/// Go's report for a panic: message, goroutine, where it was raised.
-/// Written by the hook, where the panic is raised (the only place that
-/// knows where), and printed only if the panic reaches the top of its
-/// goroutine.
-fn panic_report(goid: u64, info: &PanicHookInfo<'_>) -> String {
-    let msg = payload_text(info);
-    let at = info
-        .location()
-        .map(|l| format!("{}:{}", l.file(), l.line()))
-        .unwrap_or_else(|| "(unknown location)".into());
-    format!("panic: {msg}\n\ngoroutine {goid} [running]:\n\t{at}\n")
-}
-
 /// A panic reached the top of goroutine `g`, its `Drop`s done: print the
 /// report the hook kept and end the program with status 2 (Go's
 /// `fatalpanic`). Go does not let a panicking goroutine die alone: the
@@ -462,5 +457,5 @@ pub(crate) fn goroutine_panicked(g: GRef) -> ! {
         .take()
         .unwrap_or_else(|| format!("panic: (re-raised)\n\ngoroutine {} [running]:\n", g.goid()));
     write_stderr(&report);
-    exit(EXIT_FATAL)
+    crate::traceback::die()
 }

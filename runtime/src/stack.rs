@@ -213,6 +213,26 @@ pub(crate) fn usable_size_in_handler() -> usize {
     STACK_SIZE - GUARD.load(Ordering::Acquire)
 }
 
+/// The usable part `[lo, hi)` of the goroutine stack that contains `addr`
+/// (guard excluded), if `addr` lies in one. Async-signal safe: only atomic
+/// loads. Tracebacks use it to read a goroutine's stack without ever
+/// touching memory outside it.
+pub fn usable_bounds(addr: usize) -> Option<(usize, usize)> {
+    let guard = GUARD.load(Ordering::Acquire);
+    let n = NREGIONS.load(Ordering::Acquire).min(MAX_REGIONS);
+    REGIONS
+        .iter()
+        .take(n)
+        .find_map(|slot| {
+            let region = slot.load(Ordering::Acquire);
+            (region != 0 && addr >= region && addr < region + REGION_SIZE).then(|| {
+                let limit = addr - (addr - region) % STACK_SIZE;
+                (limit + guard, limit + STACK_SIZE)
+            })
+        })
+        .filter(|&(lo, _)| addr >= lo)
+}
+
 /// Whether stacks use `mprotect` guards rather than guard regions.
 pub fn uses_mprotect_guards() -> bool {
     layout().kind == GuardKind::Mprotect
@@ -236,6 +256,15 @@ mod tests {
         assert!(!os::is_readable(a.limit, 1));
         assert!(!os::is_readable(a.limit + guard - 1, 1));
         assert!(os::is_readable(a.limit + guard, 1));
+        let usable = (a.limit + guard, a.base());
+        assert_eq!(usable_bounds(a.base() - 8), Some(usable));
+        assert_eq!(usable_bounds(a.limit + guard), Some(usable));
+        assert_eq!(usable_bounds(a.limit), None, "the guard is not usable");
+        assert_ne!(
+            usable_bounds(a.base()),
+            Some(usable),
+            "base is one past the end"
+        );
     }
 
     /// Apple Silicon's layout on this machine: 16 KiB pages, so 16 KiB

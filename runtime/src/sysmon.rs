@@ -171,6 +171,12 @@ fn run(sched: &'static Sched) -> ! {
             delay = MIN_DELAY;
         }
         nap.long.store(false, Ordering::Relaxed);
+        // Ctrl-\ was pressed: the signal handler can only raise a flag, we
+        // print the goroutines (and exit).
+        if let Some((pc, m, code)) = crate::sigquit::quit_requested() {
+            crate::traceback::sigquit(pc, m, code);
+        }
+        crate::traceback::stamp_waits(sched);
         let now = Instant::now();
         run_late_timers(sched);
         if retake(sched, now, &mut seen) > 0 {

@@ -144,7 +144,7 @@ fn every_blocked_goroutine_is_listed() {
         &[
             "goroutine 1 [chan send]:",
             "goroutine 2 [chan receive]:",
-            "created by goroutine 1",
+            "created by deadlock::scenario in goroutine 1",
         ],
     );
 }
