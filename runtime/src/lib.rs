@@ -31,8 +31,8 @@
 //! | `goroutine_local.rs` | `goroutine_local!`: per-goroutine values that survive a move to another M |
 //! | `deadlock.rs` | "all goroutines are asleep - deadlock!" |
 //! | `fatal.rs`, `signal.rs` | how the program ends: fatal errors, exit hooks, stack overflow, exit codes |
-//! | `sigquit.rs` | `Ctrl-\` (SIGQUIT): every goroutine's stack, then exit 2 |
-//! | `traceback.rs` | goroutine tracebacks: frames, `created by`, `GOTRACEBACK` |
+//! | `sigquit.rs` | `Ctrl-\` (SIGQUIT): every goroutine's stack, running ones included, then exit 2 |
+//! | `traceback.rs` | goroutine tracebacks: frames, `created by`, wait minutes, `GOTRACEBACK` |
 //! | `print.rs` | `print!`, `println!`: one `write(2)` each, and a preemption point |
 //! | `sync_facade.rs` | the one switch between `std` and `loom` |
 //! | `loom_api.rs` | entry points for the loom models (built only under `--cfg loom`) |
