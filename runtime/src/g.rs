@@ -20,6 +20,9 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::sync_facade::{AtomicBool, AtomicRef, AtomicU64, AtomicU8, Ordering};
 
+#[cfg(not(loom))]
+mod locals;
+
 /// A goroutine as the scheduler passes it around.
 pub type GRef = &'static G;
 
@@ -172,7 +175,7 @@ pub struct G {
     pub(crate) panic_report: std::sync::Mutex<Option<String>>,
     /// Goroutine-local values (`goroutine_local!`).
     #[cfg(not(loom))]
-    pub(crate) locals: crate::goroutine_local::Locals,
+    pub(crate) locals: locals::Locals,
 }
 
 impl G {
@@ -196,7 +199,7 @@ impl G {
             #[cfg(not(loom))]
             panic_report: std::sync::Mutex::new(None),
             #[cfg(not(loom))]
-            locals: crate::goroutine_local::Locals::new(),
+            locals: locals::Locals::new(),
         }
     }
 
@@ -340,7 +343,23 @@ mod coro {
 
     use super::{GRef, Yield};
     use crate::funcval::FuncVal;
-    use crate::stack::Stack;
+    use crate::stack::{here_fp, here_pc, Stack};
+
+    /// What a panic that reaches the top of a goroutine does (Go's
+    /// `fatalpanic`): `proc` installs its report-and-exit at start-up.
+    /// Injected, like `fatal.rs`'s exit hooks, so that the G does not import
+    /// the layer that starts programs; read only on that rare path.
+    static ON_PANIC: std::sync::OnceLock<fn(GRef) -> !> = std::sync::OnceLock::new();
+
+    /// Set what a goroutine's unrecovered panic does (once, at start-up).
+    pub(crate) fn set_on_panic(f: fn(GRef) -> !) {
+        let _ = ON_PANIC.set(f);
+    }
+
+    /// Before start-up installed a handler nothing can report: abort.
+    fn abort_unreported(_: GRef) -> ! {
+        std::process::abort()
+    }
 
     /// A running or suspended goroutine: its code, on its own stack.
     pub(crate) type Coro = Coroutine<(), Yield, (), Stack>;
@@ -419,7 +438,8 @@ mod coro {
                 // goroutine, ends the program (Go's `fatalpanic`).
                 let run = std::panic::AssertUnwindSafe(|| start.call());
                 if std::panic::catch_unwind(run).is_err() {
-                    crate::proc::goroutine_panicked(g);
+                    let on_panic = ON_PANIC.get().copied().unwrap_or(abort_unreported);
+                    on_panic(g);
                 }
                 // SAFETY: we are the goroutine, its function has returned.
                 unsafe { g.locals.drop_all() };
@@ -440,7 +460,7 @@ mod coro {
         debug_assert!(!y.is_null(), "switch from a G that never started");
         // Where a traceback will start walking this G's stack (Go's mcall
         // saving `g.sched`).
-        g.save_context(crate::traceback::here_pc(), crate::traceback::here_fp());
+        g.save_context(here_pc(), here_fp());
         // SAFETY: `y` was set by this G's coroutine when it started and the
         // Yielder lives on that coroutine's stack, which is the stack we are
         // running on right now.

@@ -29,6 +29,7 @@
 //! | `sync/mod.rs`, `sync/waitgroup.rs` | `WaitGroup` |
 //! | `sync/mutex.rs`, `sync/rwmutex.rs`, `sync/once.rs`, `sync/cond.rs` | Go's `sync`: Mutex, RWMutex, Once/OnceLock/LazyLock, Cond, parking the goroutine |
 //! | `goroutine_local.rs` | `goroutine_local!`: per-goroutine values that survive a move to another M |
+//! | `g/locals.rs` | the G's table of those values |
 //! | `deadlock.rs` | "all goroutines are asleep - deadlock!" |
 //! | `fatal.rs`, `signal.rs` | how the program ends: fatal errors, exit hooks, stack overflow, exit codes |
 //! | `sigquit.rs` | `Ctrl-\` (SIGQUIT): every goroutine's stack, running ones included, then exit 2 |

@@ -29,6 +29,11 @@ pub(crate) fn sched() -> &'static Sched {
         let sched: &'static Sched = &SCHED;
         crate::schedtrace::init();
         crate::trace::init(sched);
+        crate::g::set_on_panic(goroutine_panicked);
+        crate::traceback::set_world(|| {
+            let allgs = crate::sync_facade::lock(&sched_unchecked().allgs).clone();
+            (allgs, crate::sigquit::capture_running())
+        });
         sched.procresize(initial_gomaxprocs());
         // The M's thread-local is a plain pointer (const-initialised, no
         // destructor) and `curg` an atomic: async-signal safe.

@@ -17,7 +17,8 @@ use crate::m::M;
 use crate::p::{Owned, PStatus, MAX_GOMAXPROCS, P};
 use crate::runq::LOCAL_QUEUE_SIZE;
 use crate::sync_facade::{
-    lock, AtomicRef, AtomicU32, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering,
+    lock, AtomicBool, AtomicRef, AtomicU32, AtomicU64, AtomicUsize, Mutex, MutexGuard, Note,
+    Ordering,
 };
 use crate::timers::nanotime;
 
@@ -85,7 +86,7 @@ pub struct Sched {
     /// count through their status, `Syscall`.)
     pub(crate) pending_wakeups: AtomicUsize,
     /// Where sysmon naps between looks (see `sysmon.rs`).
-    pub(crate) sysmon_nap: crate::sysmon::Nap,
+    pub(crate) sysmon_nap: Nap,
 }
 
 impl Default for Sched {
@@ -118,7 +119,7 @@ impl Sched {
             goidgen: AtomicU64::new(0),
             mnext: AtomicU64::new(0),
             pending_wakeups: AtomicUsize::new(0),
-            sysmon_nap: crate::sysmon::Nap::new(),
+            sysmon_nap: Nap::new(),
         }
     }
 
@@ -803,6 +804,24 @@ fn gcd(mut a: usize, mut b: usize) -> usize {
         (a, b) = (b, a % b);
     }
     a
+}
+
+/// Where sysmon naps between looks, so that a goroutine entering a system
+/// call can cut a long nap short (a field of [`Sched`]; used by `sysmon.rs`).
+pub(crate) struct Nap {
+    /// sysmon sleeps here.
+    pub(crate) note: Note,
+    /// True while sysmon takes a nap longer than its `KICKABLE_DELAY`.
+    pub(crate) long: AtomicBool,
+}
+
+impl Nap {
+    pub(crate) fn new() -> Nap {
+        Nap {
+            note: Note::new(),
+            long: AtomicBool::new(false),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -238,6 +238,55 @@ pub fn uses_mprotect_guards() -> bool {
     layout().kind == GuardKind::Mprotect
 }
 
+// ---------------------------------------------------------------------------
+// Where a walk of this stack starts: the current frame (for tracebacks)
+// ---------------------------------------------------------------------------
+
+/// The address of this instruction in the caller (inlined everywhere it is
+/// used). `go` stores it to name the creating function; a goroutine that
+/// switches away stores it as the innermost frame.
+#[inline(always)]
+pub(crate) fn here_pc() -> usize {
+    let pc: usize;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: reads the instruction pointer into a register; no memory, no
+    // stack, no flags.
+    unsafe {
+        std::arch::asm!("lea {0}, [rip]", out(reg) pc, options(nomem, nostack, preserves_flags))
+    };
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: as above (`adr` of the current instruction).
+    unsafe {
+        std::arch::asm!("adr {0}, .", out(reg) pc, options(nomem, nostack, preserves_flags))
+    };
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        pc = 0;
+    }
+    pc
+}
+
+/// The frame pointer of the function this is inlined into.
+#[inline(always)]
+pub(crate) fn here_fp() -> usize {
+    let fp: usize;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: copies a register; no memory, no stack, no flags.
+    unsafe {
+        std::arch::asm!("mov {0}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags))
+    };
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: as above.
+    unsafe {
+        std::arch::asm!("mov {0}, x29", out(reg) fp, options(nomem, nostack, preserves_flags))
+    };
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        fp = 0;
+    }
+    fp
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use crate::p::{PStatus, P};
 use crate::sched::Sched;
-use crate::sync_facade::{AtomicBool, Note, Ordering};
+use crate::sync_facade::Ordering;
 
 /// How long a goroutine may run before it is asked to yield (Go's
 /// `forcePreemptNS`).
@@ -47,24 +47,6 @@ const TIMER_GRACE: Duration = Duration::from_millis(1);
 /// sysmon naps longer than this only when nothing needs it; a goroutine that
 /// enters a system call with work queued behind it cuts such a nap short.
 const KICKABLE_DELAY: Duration = Duration::from_micros(500);
-
-/// Where sysmon naps between looks, so that a goroutine entering a system
-/// call can cut a long nap short (a field of [`Sched`]).
-pub(crate) struct Nap {
-    /// sysmon sleeps here.
-    pub(crate) note: Note,
-    /// True while sysmon takes a nap longer than [`KICKABLE_DELAY`].
-    pub(crate) long: AtomicBool,
-}
-
-impl Nap {
-    pub(crate) fn new() -> Nap {
-        Nap {
-            note: Note::new(),
-            long: AtomicBool::new(false),
-        }
-    }
-}
 
 /// A goroutine entered a system call while other goroutines wait for its P:
 /// if sysmon is in a long nap, wake it, so the P is handed off within tens
@@ -176,7 +158,7 @@ fn run(sched: &'static Sched) -> ! {
         if let Some((pc, m, code)) = crate::sigquit::quit_requested() {
             crate::traceback::sigquit(pc, m, code);
         }
-        crate::traceback::stamp_waits(sched);
+        stamp_waits(sched);
         let now = Instant::now();
         run_late_timers(sched);
         if retake(sched, now, &mut seen) > 0 {
@@ -261,4 +243,38 @@ fn run_late_timers(sched: &'static Sched) {
     if sched.next_timer().is_some_and(|t| t + grace <= now) {
         sched.run_all_timers(None, now);
     }
+}
+
+// ---------------------------------------------------------------------------
+// Wait times (for the `[chan receive, 2 minutes]` of a traceback)
+// ---------------------------------------------------------------------------
+
+/// Gs looked at per sysmon visit, and how often sysmon visits.
+const STAMP_BATCH: usize = 1024;
+const STAMP_EVERY_NS: u64 = 10_000_000;
+
+/// Sysmon's part of wait times. Parking stores nothing but a zero (a clock
+/// read on every park would cost more than the park); Go stamps `waitsince`
+/// lazily too, when its garbage collector first finds the goroutine
+/// blocked. We have no collector: sysmon looks at 1024 Gs every 10 ms and
+/// stamps the parked ones it has not stamped yet, so every goroutine of a
+/// million is seen within 10 s, an error a count of minutes does not show.
+fn stamp_waits(sched: &Sched) {
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static CURSOR: AtomicUsize = AtomicUsize::new(0);
+    let now = crate::timers::nanotime();
+    if now < NEXT.load(Relaxed) {
+        return;
+    }
+    NEXT.store(now + STAMP_EVERY_NS, Relaxed);
+    let allgs = crate::sync_facade::lock(&sched.allgs);
+    let start = CURSOR.load(Relaxed).min(allgs.len());
+    let end = (start + STAMP_BATCH).min(allgs.len());
+    for g in &allgs[start..end] {
+        if g.status() == crate::g::Status::Waiting {
+            g.stamp_waitsince(now);
+        }
+    }
+    CURSOR.store(if end >= allgs.len() { 0 } else { end }, Relaxed);
 }

@@ -129,50 +129,7 @@ pub(crate) fn die() -> ! {
 // Capturing: addresses only, cheap and signal safe
 // ---------------------------------------------------------------------------
 
-/// The address of this instruction in the caller (inlined everywhere it is
-/// used). `go` stores it to name the creating function; a goroutine that
-/// switches away stores it as the innermost frame.
-#[inline(always)]
-pub(crate) fn here_pc() -> usize {
-    let pc: usize;
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: reads the instruction pointer into a register; no memory, no
-    // stack, no flags.
-    unsafe {
-        std::arch::asm!("lea {0}, [rip]", out(reg) pc, options(nomem, nostack, preserves_flags))
-    };
-    #[cfg(target_arch = "aarch64")]
-    // SAFETY: as above (`adr` of the current instruction).
-    unsafe {
-        std::arch::asm!("adr {0}, .", out(reg) pc, options(nomem, nostack, preserves_flags))
-    };
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        pc = 0;
-    }
-    pc
-}
-
-/// The frame pointer of the function this is inlined into.
-#[inline(always)]
-pub(crate) fn here_fp() -> usize {
-    let fp: usize;
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: copies a register; no memory, no stack, no flags.
-    unsafe {
-        std::arch::asm!("mov {0}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags))
-    };
-    #[cfg(target_arch = "aarch64")]
-    // SAFETY: as above.
-    unsafe {
-        std::arch::asm!("mov {0}, x29", out(reg) fp, options(nomem, nostack, preserves_flags))
-    };
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        fp = 0;
-    }
-    fp
-}
+pub(crate) use crate::stack::here_pc;
 
 /// Follow the frame-pointer chain from `fp` and write the return address of
 /// each frame into `out`, innermost first; returns how many.
@@ -611,52 +568,33 @@ impl Printer {
 }
 
 // ---------------------------------------------------------------------------
-// Wait times
-// ---------------------------------------------------------------------------
-
-/// Gs looked at per sysmon visit, and how often sysmon visits.
-const STAMP_BATCH: usize = 1024;
-const STAMP_EVERY_NS: u64 = 10_000_000;
-
-/// Sysmon's part of wait times. Parking stores nothing but a zero (a clock
-/// read on every park would cost more than the park); Go stamps `waitsince`
-/// lazily too, when its garbage collector first finds the goroutine
-/// blocked. We have no collector: sysmon looks at 1024 Gs every 10 ms and
-/// stamps the parked ones it has not stamped yet, so every goroutine of a
-/// million is seen within 10 s, an error a count of minutes does not show.
-pub(crate) fn stamp_waits(sched: &crate::sched::Sched) {
-    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    static CURSOR: AtomicUsize = AtomicUsize::new(0);
-    let now = crate::timers::nanotime();
-    if now < NEXT.load(Relaxed) {
-        return;
-    }
-    NEXT.store(now + STAMP_EVERY_NS, Relaxed);
-    let allgs = crate::sync_facade::lock(&sched.allgs);
-    let start = CURSOR.load(Relaxed).min(allgs.len());
-    let end = (start + STAMP_BATCH).min(allgs.len());
-    for g in &allgs[start..end] {
-        if g.status() == crate::g::Status::Waiting {
-            g.stamp_waitsince(now);
-        }
-    }
-    CURSOR.store(if end >= allgs.len() { 0 } else { end }, Relaxed);
-}
-
-// ---------------------------------------------------------------------------
 // The reports
 // ---------------------------------------------------------------------------
+
+/// What a report sees of the whole program: every G, and the stacks the
+/// running ones were asked for (goroutine id, return addresses).
+pub(crate) type World = (Vec<crate::g::GRef>, Vec<(u64, Vec<usize>)>);
+
+/// How a report takes that snapshot: installed by `proc` at start-up, which
+/// owns the scheduler and the SIGQUIT machinery. Injected (like the exit
+/// hooks of `fatal.rs`) so this file imports nothing above it.
+static WORLD: std::sync::OnceLock<fn() -> World> = std::sync::OnceLock::new();
+
+/// Install the snapshot function (once, at start-up).
+pub(crate) fn set_world(world: fn() -> World) {
+    let _ = WORLD.set(world);
+}
 
 /// Every live goroutine but `skip`, by id. Running goroutines are asked for
 /// their stacks (`sigquit::capture_running`); the others are read from
 /// outside. The list of Gs is copied first, so no runtime lock is held
 /// while frames are walked and named.
 fn all_goroutines(skip: Option<u64>) -> Vec<Goroutine> {
-    let sched = crate::proc::sched_unchecked();
-    let running = crate::sigquit::capture_running();
+    let (allgs, running) = match WORLD.get() {
+        Some(world) => world(),
+        None => (Vec::new(), Vec::new()),
+    };
     let now = crate::timers::nanotime();
-    let allgs = crate::sync_facade::lock(&sched.allgs).clone();
     let mut gs: Vec<Goroutine> = allgs
         .iter()
         .filter(|g| g.status() != crate::g::Status::Free && Some(g.goid()) != skip)

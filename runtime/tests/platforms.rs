@@ -273,6 +273,17 @@ mod scenarios {
                         eprintln!("skipped: vm.max_map_count is {limit:?}, not the default");
                         return;
                     }
+                    // Under an emulator the emulator's own mappings count
+                    // against the same limit, and its allocator can fail
+                    // before our guard does (seen on a fresh clone: qemu
+                    // aborts with "memory allocation of 780 bytes failed"),
+                    // so the message this test checks is not ours to give.
+                    if std::env::var_os("CROSS_RUNNER").is_some_and(|r| !r.is_empty()) {
+                        eprintln!(
+                            "skipped under CROSS_RUNNER: the emulator shares the mapping limit"
+                        );
+                        return;
+                    }
                     child("past-the-map-limit", MPROTECT).code(2).stderr(
                         predicate::str::starts_with(
                             "fatal error: cannot install a stack guard page: the process \
