@@ -7,6 +7,9 @@
 //! harness: `main` below dispatches.)
 
 #[cfg(not(loom))]
+mod child_harness;
+
+#[cfg(not(loom))]
 mod scenarios {
     use std::io::{BufRead, BufReader};
     use std::process::{ExitCode, Stdio};
@@ -18,7 +21,7 @@ mod scenarios {
     use predicates::prelude::*;
     use runtime::{println, Chan, WaitGroup};
 
-    const ENV: &str = "RUNTIME_SCENARIO";
+    use crate::child_harness::ENV;
 
     /// A value whose drop is visible (Go: a deferred call).
     struct Deferred(&'static str);
@@ -422,35 +425,7 @@ mod scenarios {
     }
 
     pub fn main() -> ExitCode {
-        if let Ok(name) = std::env::var(ENV) {
-            scenario(&name);
-            unreachable!("scenarios end the process");
-        }
-        let filter: Vec<String> = std::env::args()
-            .skip(1)
-            .filter(|a| !a.starts_with('-'))
-            .collect();
-        let mut failed = 0;
-        let mut ran = 0;
-        for (name, test) in tests() {
-            if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
-                continue;
-            }
-            ran += 1;
-            match std::panic::catch_unwind(test) {
-                Ok(()) => println!("test {name} ... ok"),
-                Err(_) => {
-                    failed += 1;
-                    println!("test {name} ... FAILED");
-                }
-            }
-        }
-        println!("\n{ran} Go-semantics tests, {failed} failed");
-        if failed == 0 {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        }
+        crate::child_harness::main("Go-semantics", scenario, tests())
     }
 }
 

@@ -14,6 +14,9 @@
 //! aarch64.
 
 #[cfg(not(loom))]
+mod child_harness;
+
+#[cfg(not(loom))]
 mod scenarios {
     use std::process::ExitCode;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,7 +27,7 @@ mod scenarios {
     use predicates::prelude::*;
     use runtime::{println, WaitGroup};
 
-    const ENV: &str = "RUNTIME_SCENARIO";
+    use crate::child_harness::ENV;
     /// Live goroutines in the mprotect scenario.
     const LIVE: usize = 20_000;
 
@@ -314,35 +317,7 @@ mod scenarios {
     }
 
     pub fn main() -> ExitCode {
-        if let Ok(name) = std::env::var(ENV) {
-            scenario(&name);
-            unreachable!("runtime::main never returns");
-        }
-        let filter: Vec<String> = std::env::args()
-            .skip(1)
-            .filter(|a| !a.starts_with('-'))
-            .collect();
-        let mut failed = 0;
-        let mut ran = 0;
-        for (name, test) in tests() {
-            if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
-                continue;
-            }
-            ran += 1;
-            match std::panic::catch_unwind(test) {
-                Ok(()) => println!("test {name} ... ok"),
-                Err(_) => {
-                    failed += 1;
-                    println!("test {name} ... FAILED");
-                }
-            }
-        }
-        println!("\n{ran} platform tests, {failed} failed");
-        if failed == 0 {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        }
+        crate::child_harness::main("platform", scenario, tests())
     }
 }
 
