@@ -408,6 +408,31 @@ impl<T: Send> Chan<T> {
         }
     }
 
+    /// A timer's send (Go's `sendTime`: `select { case c <- Now(): default:
+    /// }`), made by the scheduler rather than a goroutine: it never blocks
+    /// and never yields (there may be no goroutine to yield), and a parked
+    /// receiver is readied into the P of the M firing the timer (the global
+    /// queue when sysmon fires it). `false` if the value was dropped: the
+    /// buffer still holds an earlier one, or the channel was closed (Go's
+    /// timer channel cannot be closed; ours is an ordinary `Chan`, and a
+    /// closed one is left alone rather than panicking in the scheduler).
+    pub(crate) fn send_from_timer(&self, v: T) -> bool {
+        let c = &*self.c;
+        let guard = c.lock.lock();
+        let r = c.with_state(&guard, |st| st.try_send(v, c.cap));
+        drop(guard);
+        match r {
+            Ok(w) => {
+                wake(w);
+                true
+            }
+            Err(SendFail::Closed(v) | SendFail::Full(v)) => {
+                drop(v);
+                false
+            }
+        }
+    }
+
     /// Receive without blocking: `Ok(Some(v))` a value, `Ok(None)` closed and
     /// drained, `Err(())` nothing yet (Go's `select` with one receive case
     /// and a `default`, `selectnbrecv`).

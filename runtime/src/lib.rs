@@ -24,7 +24,7 @@
 //! | `park.rs`, `sema.rs` | parking and waking goroutines |
 //! | `chan.rs`, `sudog.rs` | channels: buffer, direct hand-off, the queues of parked senders and receivers |
 //! | `select.rs` | `select!`: random poll order, lock in address order, park on every channel, first to fire wins |
-//! | `timers.rs`, `time.rs` | per-P timer heaps; `time::sleep` parks, an idle M sleeps only until the next timer |
+//! | `timers.rs`, `time.rs` | per-P timer heaps, stoppable timers (dead entries dropped lazily); `time::sleep` parks, `after`/`Timer`/`after_func` fire from the scheduler, an idle M sleeps only until the next timer |
 //! | `syscall.rs` | blocking calls: the P is handed to another M while the thread is in the kernel |
 //! | `sync/mod.rs`, `sync/waitgroup.rs` | `WaitGroup` |
 //! | `sync/mutex.rs`, `sync/rwmutex.rs`, `sync/once.rs`, `sync/cond.rs` | Go's `sync`: Mutex, RWMutex, Once/OnceLock/LazyLock, Cond, parking the goroutine |

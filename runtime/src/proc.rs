@@ -116,6 +116,22 @@ where
     spawn(f, Location::caller(), crate::traceback::here_pc(), false);
 }
 
+/// Start a goroutine from a firing timer (`time::after_func`, Go's
+/// `goFunc`): like [`go`], but the caller is the scheduler (an M between
+/// goroutines, or sysmon), which must not yield. The goroutine is queued on
+/// the firing M's P, or globally from sysmon.
+#[track_caller]
+pub(crate) fn go_from_timer<F>(f: F)
+where
+    F: FnOnce() + Send + 'static,
+{
+    let sched = sched();
+    let p = current_p();
+    let g = newproc(sched, p, f, 0, Location::caller(), 0);
+    sched.runqput(g, p);
+    crate::trace::event(crate::trace::Event::Go { g });
+}
+
 /// Create a G that will run `f`, reusing a dead one when possible (Go's
 /// `newproc1`). The G is returned Runnable but not queued. It gets no stack
 /// yet: only when it first runs (see `g.rs`, `gostart`).

@@ -17,10 +17,10 @@ use crate::m::M;
 use crate::p::{Owned, PStatus, MAX_GOMAXPROCS, P};
 use crate::runq::LOCAL_QUEUE_SIZE;
 use crate::sync_facade::{
-    lock, AtomicBool, AtomicRef, AtomicU32, AtomicU64, AtomicUsize, Mutex, MutexGuard, Note,
+    lock, Arc, AtomicBool, AtomicRef, AtomicU32, AtomicU64, AtomicUsize, Mutex, MutexGuard, Note,
     Ordering,
 };
-use crate::timers::nanotime;
+use crate::timers::{nanotime, Due, RTimer};
 
 /// Gs moved at once from the global free list to a P's, or allocated at
 /// once when there are none.
@@ -473,7 +473,7 @@ impl Sched {
             if let Some(when) = p.timers.next() {
                 let now = crate::timers::nanotime();
                 if when <= now {
-                    p.timers.run_due(now, |g| self.ready_pending(g, Some(p)));
+                    p.timers.run_due(now, |due| self.fire(due, Some(p)));
                 }
             }
 
@@ -685,8 +685,79 @@ impl Sched {
     /// Returns how many fired.
     pub(crate) fn run_all_timers(&'static self, p: Option<&'static P>, now: u64) -> usize {
         self.allps()
-            .map(|t| t.timers.run_due(now, |g| self.ready_pending(g, p)))
+            .map(|t| t.timers.run_due(now, |due| self.fire(due, p)))
             .sum()
+    }
+
+    /// Act on a due timer, on the scheduler (Go's `runOneTimer`): ready a
+    /// sleeper into `p` (the caller's P, `None` for sysmon), or run a
+    /// timer's function, which readies a receiver or starts a goroutine the
+    /// same way (into the calling M's P). Either way the goroutine it makes
+    /// runnable is counted before the promise is withdrawn (see
+    /// `ready_pending`).
+    fn fire(&'static self, due: Due, p: Option<&'static P>) {
+        match due {
+            Due::Wake(g) => self.ready_pending(g, p),
+            Due::Timer(t) => {
+                t.run();
+                let prev = self.pending_wakeups.fetch_sub(1, Ordering::SeqCst);
+                debug_assert!(prev > 0, "fire: no pending wakeup");
+            }
+        }
+    }
+
+    /// Arm `t` to fire at `when` (Go's `modtimer`, or `addtimer` for a
+    /// timer not armed yet): on the caller's P's heap, or P0's for a plain
+    /// thread (any heap is watched: `next_timer` looks at all of them).
+    /// Returns whether it was armed before (Go's `Reset` result).
+    ///
+    /// The promise is counted before the timer can be seen armed, so the
+    /// deadlock detector never sees an armed timer uncounted; re-arming an
+    /// armed timer keeps its one promise.
+    pub(crate) fn start_timer(&'static self, t: &Arc<RTimer>, when: u64) -> bool {
+        let heap = match crate::m::current_p().or_else(|| self.p(0)) {
+            Some(p) => &p.timers,
+            None => unreachable!("start_timer: the runtime has no P"),
+        };
+        self.add_pending_wakeup();
+        let was_armed = RTimer::arm(t, heap, when);
+        if was_armed {
+            self.pending_wakeups.fetch_sub(1, Ordering::SeqCst);
+        }
+        self.wake_timer_sleeper(when);
+        was_armed
+    }
+
+    /// Stop `t` (Go's `deltimer`): `true` if it was armed, and now will not
+    /// fire. Its promise is withdrawn: a program whose goroutines all wait
+    /// with only stopped timers left is deadlocked.
+    pub(crate) fn stop_timer(&self, t: &RTimer) -> bool {
+        if !t.disarm() {
+            return false;
+        }
+        let prev = self.pending_wakeups.fetch_sub(1, Ordering::SeqCst);
+        debug_assert!(prev > 0, "stop_timer: no pending wakeup");
+        self.timer_deleted();
+        true
+    }
+
+    /// A timer was stopped. If the timer M sleeps until a deadline that is
+    /// no longer the earliest (that timer was it), wake it to sleep again
+    /// with the new one, or, with no timer left, to go idle, where it checks
+    /// for deadlock: else a program left with nothing but a stopped timer
+    /// would wait for the timer's old deadline before its deadlock is seen.
+    /// (Go gets there by another road: its `deltimer` wakes nobody, but an M
+    /// about to sleep first clears deleted timers in `checkTimers`, so none
+    /// sleeps until a stopped timer's deadline.)
+    fn timer_deleted(&self) {
+        let mut locked = self.lock();
+        if let Some((m, until)) = locked.timer_m {
+            if self.next_timer().is_none_or(|t| t > until) {
+                locked.timer_m = None;
+                drop(locked);
+                m.note.wakeup();
+            }
+        }
     }
 
     /// What an M about to go idle should do about timers (part of Go's

@@ -64,6 +64,9 @@ const LOCK_BY_ADDRESS: bool = !cfg!(loom_seeded_bugs = "select_lock_case_order")
 ///   value is dropped unsent if another case fires;
 /// - `default => ...`: run when no case is ready now, instead of blocking.
 ///
+/// A channel expression may make a new channel: `recv(time::after(d)) =>`
+/// is a timeout (Go's `case <-time.After(d):`, see [`crate::time::after`]).
+///
 /// All channel expressions and sent values are evaluated once, in order,
 /// before anything else, as in Go. `select! {}` blocks forever (Go's
 /// `select {}`), which the deadlock detector reports as
@@ -132,8 +135,9 @@ macro_rules! select {
     };
 
     // ---- code generation ----
-    (@case recv $ch:tt $x:tt) => { $crate::select::RecvCase::new(&$ch) };
-    (@case send $ch:tt ($val:expr)) => { $crate::select::SendCase::new(&$ch, $val) };
+    // `$ch` is a reference to the channel, bound by `@emit`.
+    (@case recv $ch:ident $x:tt) => { $crate::select::RecvCase::new($ch) };
+    (@case send $ch:ident ($val:expr)) => { $crate::select::SendCase::new($ch, $val) };
     (@bind $c:ident recv ($v:pat)) => { let $v = $c.take(); };
     (@bind $c:ident send $x:tt) => {};
     (@emit [] [$($def:tt)*]) => {{
@@ -142,7 +146,9 @@ macro_rules! select {
         $($def)*
     }};
     (@emit [$(($c:ident $kind:ident $ch:tt $x:tt ($($i:tt)*) $body:block))+] []) => {{
-        $(let mut $c = $crate::select!(@case $kind $ch $x);)+
+        // `let c = &expr;` keeps a temporary channel alive to the end of
+        // the select: `recv(time::after(d))`, Go's `case <-time.After(d):`.
+        $(let $c = &$ch; let mut $c = $crate::select!(@case $kind $c $x);)+
         match $crate::select::selectgo(
             [$(&mut $c as &mut dyn $crate::select::SelectCase<'_>),+],
             true,
@@ -155,7 +161,9 @@ macro_rules! select {
         }
     }};
     (@emit [$(($c:ident $kind:ident $ch:tt $x:tt ($($i:tt)*) $body:block))+] [$def:block]) => {{
-        $(let mut $c = $crate::select!(@case $kind $ch $x);)+
+        // `let c = &expr;` keeps a temporary channel alive to the end of
+        // the select: `recv(time::after(d))`, Go's `case <-time.After(d):`.
+        $(let $c = &$ch; let mut $c = $crate::select!(@case $kind $c $x);)+
         match $crate::select::selectgo(
             [$(&mut $c as &mut dyn $crate::select::SelectCase<'_>),+],
             false,

@@ -1,5 +1,6 @@
-//! Timers: each P keeps a heap of goroutines to wake at a given time (Go's
-//! `p.timers`, `addtimer`, `checkTimers`, `runtimer` in `runtime/time.go`).
+//! Timers: each P keeps a heap of things to do at a given time (Go's
+//! `p.timers`, `addtimer`, `deltimer`, `modtimer`, `checkTimers`,
+//! `runtimer`, `cleantimers`, `clearDeletedTimers` in `runtime/time.go`).
 //!
 //! Lesson idea: `time.Sleep` does not block the thread. The sleeping
 //! goroutine parks, its wake-up time goes into its P's timer heap, and the M
@@ -8,56 +9,130 @@
 //! kernel only *until the earliest timer* (see `Sched::timer_role`), and sysmon
 //! runs timers that are overdue because every M is busy. Which M sleeps
 //! until a timer, and who fires it, is the scheduler's part (`sched.rs`);
-//! this file is only the heaps, so it imports nothing above `g.rs`.
+//! this file is only the heaps and the timers' states, so it imports nothing
+//! above `g.rs`.
 //!
-//! Each heap has its own small lock, and its earliest deadline is mirrored in
-//! an atomic (`when`, Go's `timer0When`), so "is any timer due?" costs one
-//! load on the scheduler's hot path. Timers are never cancelled (a sleeping
-//! goroutine always waits its full time), so a pending timer is a promise
-//! that someone will wake up: the deadlock detector counts them
-//! (`Sched::pending_wakeups`).
+//! A heap holds two kinds of entries:
+//! - a sleeping goroutine (`time::sleep`): it is readied when due, and never
+//!   cancelled (a sleeper always waits its full time);
+//! - a [`RTimer`] (Go's runtime `timer`, behind `time::Timer`, `time::after`,
+//!   `time::after_func`): when due it runs its function from the scheduler
+//!   (Go's `sendTime`, `goFunc`), and it can be stopped or reset.
+//!
+//! A stopped timer is not searched for in the heap: as Go's `deltimer` marks
+//! it `timerDeleted` and leaves it where it is, ours bumps the timer's
+//! generation, which makes its heap entry *dead* (the entry remembers the
+//! generation it was added with). Dead entries are dropped when they reach
+//! the top of the heap (Go's `cleantimers`) and all at once when they make
+//! up more than a quarter of it (Go's `clearDeletedTimers`). A reset adds a
+//! fresh entry and kills the old one the same way (Go's `modtimer` moves the
+//! timer inside its heap instead; the effect is the same).
+//!
+//! Each heap has its own small lock, and its earliest live deadline is
+//! mirrored in an atomic (`when`, Go's `timer0When`), so "is any timer due?"
+//! costs one load on the scheduler's hot path. Every *armed* timer, and every
+//! sleeper, is a promise that someone will wake up: the deadlock detector
+//! counts them (`Sched::pending_wakeups`); stopping a timer withdraws its
+//! promise, so a program whose only timer was stopped can deadlock, as in Go.
 
 use std::collections::BinaryHeap;
 
 use crate::g::GRef;
-use crate::sync_facade::{lock, AtomicU64, Mutex, MutexGuard, Ordering};
+use crate::sync_facade::{lock, Arc, AtomicRef, AtomicU64, Mutex, MutexGuard, Ordering};
 
 pub(crate) use crate::sync_facade::clock::nanotime;
 
-/// One pending wake-up.
-struct Timer {
+/// What an entry does when due.
+enum What {
+    /// Ready this sleeping goroutine.
+    Wake(GRef),
+    /// Run this timer, if it still carries this token (see [`RTimer`]).
+    Timer(Arc<RTimer>, u64),
+}
+
+/// One heap entry.
+struct Entry {
     /// When to fire, in `nanotime`.
     when: u64,
     /// Insertion number: timers due at the same time fire in FIFO order.
     seq: u64,
-    /// The sleeping goroutine.
-    g: GRef,
+    what: What,
 }
 
-impl PartialEq for Timer {
+impl Entry {
+    /// A stopped or reset timer's old entry (Go's `timerDeleted`).
+    fn is_dead(&self) -> bool {
+        match &self.what {
+            What::Wake(_) => false,
+            What::Timer(t, token) => !t.carries(*token),
+        }
+    }
+}
+
+impl PartialEq for Entry {
     fn eq(&self, other: &Self) -> bool {
         (self.when, self.seq) == (other.when, other.seq)
     }
 }
-impl Eq for Timer {}
-impl PartialOrd for Timer {
+impl Eq for Entry {}
+impl PartialOrd for Entry {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for Timer {
+impl Ord for Entry {
     /// Reversed, so that `BinaryHeap` (a max-heap) pops the earliest first.
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         (other.when, other.seq).cmp(&(self.when, self.seq))
     }
 }
 
-/// The heap and its insertion counter.
+/// The heap, its insertion counter, and how many of its entries are dead.
 pub(crate) struct Heap {
     /// Earliest first.
-    heap: BinaryHeap<Timer>,
-    /// Timers added so far.
+    heap: BinaryHeap<Entry>,
+    /// Entries added so far.
     seq: u64,
+    /// Dead entries still in `heap`, about (Go's `deletedTimers`): a stop
+    /// racing with the firing of the same entry may count it once too
+    /// often, which only makes the next sweep come a little early.
+    dead: usize,
+}
+
+impl Heap {
+    fn push(&mut self, when: u64, what: What) {
+        self.seq += 1;
+        let seq = self.seq;
+        self.heap.push(Entry { when, seq, what });
+    }
+
+    /// Drop the dead entries at the top (Go's `cleantimers`), so that the
+    /// published deadline is a live timer's.
+    fn clean_top(&mut self) {
+        while self.heap.peek().is_some_and(Entry::is_dead) {
+            self.heap.pop();
+            self.dead = self.dead.saturating_sub(1);
+        }
+    }
+
+    /// Drop every dead entry once they are more than a quarter of the heap
+    /// (Go's `clearDeletedTimers`, called from `checkTimers` under the same
+    /// condition): a loop that arms and stops long timers would otherwise
+    /// grow the heap without bound.
+    fn sweep_if_mostly_dead(&mut self) {
+        if self.dead * 4 > self.heap.len() {
+            self.heap.retain(|e| !e.is_dead());
+            self.dead = 0;
+        }
+    }
+}
+
+/// What [`Timers::run_due`] hands the scheduler.
+pub(crate) enum Due {
+    /// A sleeper to ready.
+    Wake(GRef),
+    /// A timer whose function must run; it is already disarmed.
+    Timer(Arc<RTimer>),
 }
 
 /// A P's timers (Go's `p.timers`, `p.timersLock`, `p.timer0When`).
@@ -77,6 +152,7 @@ impl Timers {
             heap: Mutex::new(Heap {
                 heap: BinaryHeap::new(),
                 seq: 0,
+                dead: 0,
             }),
             when: AtomicU64::new(0),
         }
@@ -96,23 +172,36 @@ impl Timers {
     pub(crate) fn add(&self, when: u64, g: GRef) -> MutexGuard<'_, Heap> {
         debug_assert!(when > 0);
         let mut h = lock(&self.heap);
-        h.seq += 1;
-        let seq = h.seq;
-        h.heap.push(Timer { when, seq, g });
-        self.publish(&h);
+        h.push(when, What::Wake(g));
+        self.publish(&mut h);
         h
     }
 
-    /// Mirror the heap's earliest deadline in `when`. Heap lock held.
-    fn publish(&self, h: &Heap) {
+    /// Mirror the heap's earliest live deadline in `when`. Heap lock held.
+    fn publish(&self, h: &mut Heap) {
+        h.clean_top();
         let first = h.heap.peek().map_or(0, |t| t.when);
         self.when.store(first, Ordering::Release);
     }
 
+    /// An entry of this heap died (its timer was stopped or reset): count
+    /// it, and drop it at once if it was the earliest (Go's `deltimer`
+    /// leaves that to the next `cleantimers`; we do it here so that an M
+    /// sleeping until the earliest timer sees the new deadline).
+    fn entry_died(&self) {
+        let mut h = lock(&self.heap);
+        h.dead += 1;
+        h.sweep_if_mostly_dead();
+        self.publish(&mut h);
+    }
+
     /// Fire every timer due at `now` (Go's `checkTimers` / `runtimer`):
-    /// hand each one's goroutine to `ready`, which makes it runnable (the
-    /// scheduler's `ready_pending`). Returns how many fired.
-    pub(crate) fn run_due(&self, now: u64, mut ready: impl FnMut(GRef)) -> usize {
+    /// hand each sleeper and each timer to `fire` (the scheduler readies
+    /// the sleeper, runs the timer's function). A timer is disarmed under
+    /// the heap lock before it is handed out, so a `stop` racing with it
+    /// either wins (the timer does not fire) or reports `false`. Returns
+    /// how many fired.
+    pub(crate) fn run_due(&self, now: u64, mut fire: impl FnMut(Due)) -> usize {
         let mut fired = 0;
         loop {
             match self.next() {
@@ -120,17 +209,144 @@ impl Timers {
                 _ => return fired,
             }
             let mut h = lock(&self.heap);
-            let timer = match h.heap.peek() {
+            let due = match h.heap.peek() {
                 Some(t) if t.when <= now => h.heap.pop(),
                 _ => None,
             };
-            self.publish(&h);
+            let due = match due.map(|e| e.what) {
+                None => None,
+                Some(What::Wake(g)) => Some(Due::Wake(g)),
+                Some(What::Timer(t, token)) => {
+                    if t.claim(token) {
+                        Some(Due::Timer(t))
+                    } else {
+                        // Stopped after `publish` looked at it.
+                        h.dead = h.dead.saturating_sub(1);
+                        self.publish(&mut h);
+                        continue;
+                    }
+                }
+            };
+            self.publish(&mut h);
             drop(h);
-            let Some(timer) = timer else { return fired };
-            // The timer's goroutine is parked (it released the heap lock
-            // only once parked): ready it.
-            ready(timer.g);
+            let Some(due) = due else { return fired };
+            // A sleeper is parked (it released the heap lock only once
+            // parked); a timer was disarmed above: act on it.
+            fire(due);
             fired += 1;
         }
+    }
+}
+
+/// A cancellable timer (Go's runtime `timer`, the `r` inside a
+/// `time.Timer`): a function to run at a time, which can be stopped and
+/// reset. The function runs on the scheduler, not in a goroutine, so it
+/// must not block: `time::after`'s sends without blocking (Go's
+/// `sendTime`), `time::after_func`'s starts a goroutine (Go's `goFunc`).
+///
+/// Its state is one word: a generation number and an *armed* bit. Arming
+/// bumps the generation and sets the bit, and the heap entry it adds keeps
+/// that word as its token; the entry is live only while the timer's word
+/// still equals its token. Stopping bumps the generation and clears the
+/// bit; firing clears the bit (the claim, a compare-and-swap from the
+/// token); either makes every entry of the timer dead. One atomic word is
+/// enough to decide every race between stop, reset and firing: exactly one
+/// compare-and-swap succeeds against a given armed state.
+pub(crate) struct RTimer {
+    /// `generation << 1 | armed`.
+    state: AtomicU64,
+    /// The heap holding the live entry, if any (where a stop counts a dead
+    /// entry).
+    heap: AtomicRef<Timers>,
+    /// What to do when it fires (Go's `timer.f`).
+    f: Box<dyn Fn() + Send + Sync>,
+}
+
+impl RTimer {
+    pub(crate) fn new(f: Box<dyn Fn() + Send + Sync>) -> Arc<RTimer> {
+        Arc::new(RTimer {
+            state: AtomicU64::new(0),
+            heap: AtomicRef::none(),
+            f,
+        })
+    }
+
+    /// Is an entry with this token live?
+    fn carries(&self, token: u64) -> bool {
+        self.state.load(Ordering::Acquire) == token
+    }
+
+    /// Firing: disarm the timer if its live entry is still `token`.
+    fn claim(&self, token: u64) -> bool {
+        self.state
+            .compare_exchange(token, token & !1, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// Is the timer armed (not yet fired, not stopped)?
+    pub(crate) fn is_armed(&self) -> bool {
+        self.state.load(Ordering::Acquire) & 1 == 1
+    }
+
+    /// Arm the timer to fire at `when` on `heap` (Go's `modtimer`, and
+    /// `addtimer` for a new timer). Returns whether it was armed before (Go's
+    /// `pending`): then its old entry dies. The caller keeps the count of
+    /// pending wake-ups right (one per armed timer).
+    ///
+    /// (An associated function rather than a method: under loom `Arc` is
+    /// loom's, which cannot be a `self` type.)
+    pub(crate) fn arm(this: &Arc<RTimer>, heap: &'static Timers, when: u64) -> bool {
+        debug_assert!(when > 0);
+        let mut cur = this.state.load(Ordering::Acquire);
+        let token = loop {
+            let next = (((cur >> 1) + 1) << 1) | 1;
+            match this
+                .state
+                .compare_exchange(cur, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break next,
+                Err(now) => cur = now,
+            }
+        };
+        let old = this.heap.swap(Some(heap), Ordering::AcqRel);
+        if cur & 1 == 1 {
+            if let Some(old) = old {
+                old.entry_died();
+            }
+        }
+        let mut h = lock(&heap.heap);
+        h.push(when, What::Timer(this.clone(), token));
+        heap.publish(&mut h);
+        cur & 1 == 1
+    }
+
+    /// Disarm the timer (Go's `deltimer`). Returns whether it was armed:
+    /// `true` means it will not fire (its function has not run and will
+    /// not run for this arming); `false`, that it already fired or was
+    /// stopped.
+    pub(crate) fn disarm(&self) -> bool {
+        let mut cur = self.state.load(Ordering::Acquire);
+        loop {
+            if cur & 1 == 0 {
+                return false;
+            }
+            let next = ((cur >> 1) + 1) << 1;
+            match self
+                .state
+                .compare_exchange(cur, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break,
+                Err(now) => cur = now,
+            }
+        }
+        if let Some(heap) = self.heap.load(Ordering::Acquire) {
+            heap.entry_died();
+        }
+        true
+    }
+
+    /// Run the timer's function (Go's `runOneTimer` calling `f`).
+    pub(crate) fn run(&self) {
+        (self.f)()
     }
 }
