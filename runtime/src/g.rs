@@ -161,6 +161,15 @@ pub struct G {
     /// does not model.
     saved_pc: std::sync::atomic::AtomicUsize,
     saved_fp: std::sync::atomic::AtomicUsize,
+    /// The stack pointer at that switch: where the bytes in use begin, for
+    /// stack compaction (Go's `g.sched.sp`).
+    saved_sp: std::sync::atomic::AtomicUsize,
+    /// The base (highest address) of this G's stack, set when it first runs
+    /// (0: no stack yet); the stack compactor's view of it.
+    stack_base: std::sync::atomic::AtomicUsize,
+    /// Whether the stack is in place or compacted (`compact.rs`).
+    #[cfg(not(loom))]
+    pub(crate) stack_slot: crate::compact::Slot,
     /// `nanotime()` when sysmon first saw this G parked in its current wait
     /// (0: not yet seen); tracebacks print waits of a minute or more (Go's
     /// `waitsince`, stamped by the garbage collector there).
@@ -193,6 +202,10 @@ impl G {
             creator_pc: std::sync::atomic::AtomicUsize::new(0),
             saved_pc: std::sync::atomic::AtomicUsize::new(0),
             saved_fp: std::sync::atomic::AtomicUsize::new(0),
+            saved_sp: std::sync::atomic::AtomicUsize::new(0),
+            stack_base: std::sync::atomic::AtomicUsize::new(0),
+            #[cfg(not(loom))]
+            stack_slot: crate::compact::Slot::new(),
             waitsince: std::sync::atomic::AtomicU64::new(0),
             #[cfg(not(loom))]
             exec: ExecCell::new(),
@@ -247,6 +260,7 @@ impl G {
         self.creator_pc.store(creator_pc, Relaxed);
         self.saved_fp.store(0, Relaxed);
         self.saved_pc.store(0, Relaxed);
+        self.saved_sp.store(0, Relaxed);
         self.parent_goid.store(parent, Ordering::Relaxed);
         self.created_at.store(Some(created_at), Ordering::Relaxed);
         self.preempt.store(false, Ordering::Relaxed);
@@ -264,11 +278,23 @@ impl G {
     }
 
     /// Remember where this G switches to the scheduler (see `saved_pc`):
-    /// two plain stores, the whole cost of tracebacks on a switch.
+    /// three plain stores, the whole cost of tracebacks and stack
+    /// compaction on a switch.
     #[inline(always)]
-    pub(crate) fn save_context(&self, pc: usize, fp: usize) {
+    pub(crate) fn save_context(&self, pc: usize, fp: usize, sp: usize) {
         self.saved_pc.store(pc, Relaxed);
         self.saved_fp.store(fp, Relaxed);
+        self.saved_sp.store(sp, Relaxed);
+    }
+
+    /// The stack pointer saved at the last switch (0: none yet).
+    pub(crate) fn saved_sp(&self) -> usize {
+        self.saved_sp.load(Relaxed)
+    }
+
+    /// The base of this G's stack (0: it has not run yet).
+    pub(crate) fn stack_base(&self) -> usize {
+        self.stack_base.load(Relaxed)
     }
 
     /// The address and frame pointer saved at the last switch.
@@ -343,7 +369,7 @@ mod coro {
 
     use super::{GRef, Yield};
     use crate::funcval::FuncVal;
-    use crate::stack::{here_fp, here_pc, Stack};
+    use crate::stack::{here_fp, here_pc, here_sp, Stack};
 
     /// What a panic that reaches the top of a goroutine does (Go's
     /// `fatalpanic`): `proc` installs its report-and-exit at start-up.
@@ -427,6 +453,8 @@ mod coro {
     /// never runs costs no stack).
     pub(crate) fn gostart(g: GRef, exec: &mut Exec, stack: Stack) {
         let start = std::mem::replace(&mut exec.start, FuncVal::empty());
+        g.stack_base
+            .store(stack.base(), std::sync::atomic::Ordering::Relaxed);
         debug_assert!(start.is_set(), "runnable G without a function");
         exec.coro = Some(Coroutine::with_stack(
             stack,
@@ -460,7 +488,7 @@ mod coro {
         debug_assert!(!y.is_null(), "switch from a G that never started");
         // Where a traceback will start walking this G's stack (Go's mcall
         // saving `g.sched`).
-        g.save_context(here_pc(), here_fp());
+        g.save_context(here_pc(), here_fp(), here_sp());
         // SAFETY: `y` was set by this G's coroutine when it started and the
         // Yielder lives on that coroutine's stack, which is the stack we are
         // running on right now.

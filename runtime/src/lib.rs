@@ -13,6 +13,8 @@
 //! | `g.rs` | G: a goroutine, its status, why it waits; its coroutine and the switch back to its M |
 //! | `funcval.rs` | the function a new goroutine will run, kept in its G until it starts |
 //! | `stack.rs` | goroutine stacks: carved from big regions, each with a guard page |
+//! | `compact.rs` | stack compaction: a long-parked goroutine's bytes in a small buffer, its pages back to the kernel, restored in place |
+//! | `compactor.rs` | who compacts and when: sysmon, for goroutines parked 20 ms or more (seen twice by its walk); `compact_stacks()` on demand |
 //! | `os/mod.rs`, `os/linux.rs`, `os/macos.rs` | the OS layer: page size, stack guards, fault signals, thread state, for Linux and macOS behind one set of functions |
 //! | `m.rs` | M: an OS thread, and its loop (`schedule`, `execute`) |
 //! | `p.rs` | P: a logical processor, its `runnext` slot, local run queue and caches (free Gs, stacks) |
@@ -23,7 +25,6 @@
 //! | `sysmon.rs` | time slices: asking a goroutine that ran 10 ms to yield; taking Ps back from syscalls |
 //! | `park.rs`, `sema.rs` | parking and waking goroutines |
 //! | `chan.rs`, `sudog.rs` | channels: buffer, direct hand-off, the queues of parked senders and receivers |
-//! | `spin_lock.rs` | the channel lock: spin a little, then sleep until the holder wakes us (Go's `lock_futex.go`) |
 //! | `select.rs` | `select!`: random poll order, lock in address order, park on every channel, first to fire wins |
 //! | `timers.rs`, `time.rs` | per-P timer heaps, stoppable timers (dead entries dropped lazily); `time::sleep` parks, `after`/`Timer`/`after_func` fire from the scheduler, an idle M sleeps only until the next timer |
 //! | `syscall.rs` | blocking calls: the P is handed to another M while the thread is in the kernel |
@@ -115,6 +116,10 @@ pub(crate) mod timers;
 mod trace;
 
 #[cfg(not(loom))]
+mod compact;
+#[cfg(not(loom))]
+mod compactor;
+#[cfg(not(loom))]
 mod funcval;
 #[cfg(not(loom))]
 mod goroutine_local;
@@ -130,8 +135,6 @@ mod signal;
 #[cfg(not(loom))]
 mod sigquit;
 #[cfg(not(loom))]
-mod spin_lock;
-#[cfg(not(loom))]
 pub mod stack;
 #[cfg(not(loom))]
 pub mod time;
@@ -146,7 +149,8 @@ pub use sync::WaitGroup;
 pub use goroutine_local::GoroutineLocal;
 #[cfg(not(loom))]
 pub use proc::{
-    block_on, current_goid, current_m_id, go, gomaxprocs, gosched, main, num_goroutine, num_threads,
+    block_on, compact_stacks, current_goid, current_m_id, go, gomaxprocs, gosched, main,
+    num_goroutine, num_threads,
 };
 #[cfg(not(loom))]
 pub use syscall::syscall;

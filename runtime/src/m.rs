@@ -230,6 +230,11 @@ mod thread {
         if exec.coro.is_none() {
             // SAFETY: this M holds `p`.
             gostart(g, exec, stackalloc(&mut unsafe { p.owned() }));
+        } else {
+            // A stack compacted while the G was parked goes back in place
+            // (compact.rs); one load when it was not. After the stores of
+            // the status and `curg` above: the compactor's handshake.
+            g.stack_slot.ensure_live();
         }
         let result = exec
             .coro
@@ -238,12 +243,18 @@ mod thread {
             .resume(());
 
         m.set_curg(None);
-        // Our P may have changed while the G was in a syscall.
-        if let Some(p) = m.p() {
-            p.curg.store(None, Ordering::Release);
-        }
+        // The P's `curg` is cleared in each arm (from `m.p()`: our P may
+        // have changed while the G was in a syscall). A parking G stays its
+        // P's `curg` until the unlock closure, which reads its stack, has
+        // run: the stack compactor leaves such a G alone.
+        let clear_curg = || {
+            if let Some(p) = m.p() {
+                p.curg.store(None, Ordering::Release);
+            }
+        };
         match result {
             CoroutineResult::Yield(why @ (Yield::Gosched | Yield::Preempted)) => {
+                clear_curg();
                 g.set_status(Status::Running, Status::Runnable);
                 let mut locked = sched.lock();
                 sched.globrunqput(&mut locked, g);
@@ -256,13 +267,16 @@ mod thread {
                 // stack; that stack is intact until the G is resumed, which
                 // cannot happen before this call releases the wait-queue lock.
                 unsafe { (*unlock)() };
+                clear_curg();
             }
             CoroutineResult::Yield(Yield::ExitSyscallNoP) => {
+                clear_curg();
                 // This M goes idle until it is handed a P (`schedule_one`
                 // stops an M without a P).
                 sched.exitsyscall0(m, g);
             }
             CoroutineResult::Return(()) => {
+                clear_curg();
                 crate::trace::event(crate::trace::Event::Exit { g, m });
                 g.set_status(Status::Running, Status::Free);
                 sched.ngoroutines.fetch_sub(1, Ordering::Relaxed);

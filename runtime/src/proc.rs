@@ -232,6 +232,25 @@ pub fn num_goroutine() -> usize {
     sched().num_goroutine()
 }
 
+/// Compact the stack of every goroutine parked right now in a wait that
+/// allows it (WaitGroup, Mutex, RWMutex, Cond, sleep; not channels), however
+/// briefly: its bytes go to a small buffer and its pages back to the
+/// kernel until it runs again (`compact.rs`). sysmon does this by itself
+/// for goroutines parked 20 ms or more; this is for a program that knows it
+/// is about to sit idle, as Go's `runtime.GC()` (which shrinks stacks) or
+/// `debug.FreeOSMemory()` is. Returns how many were compacted; 0 where
+/// compaction is off (macOS, `RUNTIME_STACK_COMPACT=off`).
+///
+/// ```
+/// runtime::block_on(|| {
+///     let n = runtime::compact_stacks();
+///     assert!(n <= runtime::num_goroutine());
+/// });
+/// ```
+pub fn compact_stacks() -> usize {
+    crate::compactor::compact_all(sched())
+}
+
 /// Run `f` as the main goroutine (goroutine 1) and exit the process with
 /// status 0 as soon as it returns, like a Go program's `main.main`: other
 /// goroutines are not waited for. The calling thread becomes M0.

@@ -166,6 +166,12 @@ fn run(sched: &'static Sched) -> ! {
         } else {
             idle += 1;
         }
+        // Stacks of long-parked goroutines (compactor.rs); while it finds
+        // some, nap briefly: a burst of parked goroutines is compacted
+        // while it waits, not 10 ms later.
+        if crate::compactor::sysmon_tick(sched, crate::timers::nanotime()) {
+            idle = 0;
+        }
     }
 }
 

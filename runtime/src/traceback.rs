@@ -433,6 +433,9 @@ impl Goroutine {
         let status = g.status();
         let (stack, text) = match status {
             Status::Waiting | Status::Runnable => {
+                // A compacted stack is walked in place: put it back first
+                // (compact.rs; the goroutine may be compacted again later).
+                g.stack_slot.ensure_live();
                 let (pc, fp) = g.saved_context();
                 let mut buf = [0usize; MAX_FRAMES];
                 let n = walk_frame_pointers(fp, &mut buf);

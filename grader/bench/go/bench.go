@@ -1,6 +1,6 @@
 // The benchmark workloads as Go programs, for the Go column of `just bench`.
 //
-// Usage: bench-go spawn|pingpong|idle|cpu N   (GOMAXPROCS from the environment)
+// Usage: bench-go spawn|pingpong|idle|cpu|alive N   (GOMAXPROCS from the environment)
 //
 // Each workload mirrors the Rust one in ../src/ours.rs line for line and
 // prints the same one-line report: `value=<float> [csw=<int>]`.
@@ -22,7 +22,7 @@ const cpuIters = 40_000_000
 
 func main() {
 	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: bench-go spawn|pingpong|idle|cpu N")
+		fmt.Fprintln(os.Stderr, "usage: bench-go spawn|pingpong|idle|cpu|alive N")
 		os.Exit(2)
 	}
 	n, err := strconv.Atoi(os.Args[2])
@@ -39,6 +39,8 @@ func main() {
 		idle(n)
 	case "cpu":
 		cpu(n)
+	case "alive":
+		alive(n)
 	default:
 		fmt.Fprintln(os.Stderr, "unknown workload:", os.Args[1])
 		os.Exit(2)
@@ -138,4 +140,30 @@ func cpu(n int) {
 	}
 	wg.Wait()
 	fmt.Printf("value=%v\n", time.Since(t0).Seconds())
+}
+
+// peakRSS is getrusage's ru_maxrss in bytes (KiB on Linux), as the Rust side reads it.
+func peakRSS() int64 {
+	var u syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &u)
+	return u.Maxrss * 1024
+}
+
+func alive(n int) {
+	var started, release, finished sync.WaitGroup
+	t0 := time.Now()
+	release.Add(1)
+	started.Add(n)
+	finished.Add(n)
+	for i := 0; i < n; i++ {
+		go func() {
+			started.Done()
+			release.Wait()
+			finished.Done()
+		}()
+	}
+	started.Wait()
+	release.Done()
+	finished.Wait()
+	fmt.Printf("value=%v peak=%d\n", time.Since(t0).Seconds(), peakRSS())
 }

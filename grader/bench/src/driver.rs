@@ -71,6 +71,10 @@ impl Imp {
             // (vm.max_map_count); spawn at 1 P keeps them all alive.
             (Imp::May, Workload::Spawn) => Some(n.min(20_000)),
             (Imp::May, Workload::Idle) if n > 20_000 => None,
+            // A million live goroutines: ours beside Go (the peers' idle
+            // rows already show what they pay per live task).
+            (Imp::Ours | Imp::Go, Workload::Alive) => Some(n),
+            (_, Workload::Alive) => None,
             _ => Some(n),
         }
     }
@@ -90,6 +94,8 @@ enum Derive {
     CswPerMillion,
     /// Seconds at 1 P divided by seconds at 2 P (median of pairs).
     Speedup,
+    /// Median peak resident size of the child, in MB (10^6 bytes).
+    PeakMb,
 }
 
 /// One row of the table.
@@ -219,6 +225,51 @@ fn rows(scale: usize) -> Vec<Row> {
             Speedup,
             "≥ 1.9",
             "",
+        ),
+    ]
+    .into_iter()
+    .chain(alive_rows(s))
+    .collect()
+}
+
+/// Issue 14's rows: a million goroutines alive at once (spawned, all blocked
+/// on one WaitGroup, released, all finished), wall time and peak resident
+/// size, at 1 and 2 P. `s` scales the size as `--quick` asks.
+fn alive_rows(s: impl Fn(usize) -> usize) -> Vec<Row> {
+    let row = |what, unit, procs, derive| Row {
+        what,
+        unit,
+        workload: Workload::Alive,
+        n: s(1_000_000),
+        procs,
+        derive,
+        target: "≤ 1.0× Go",
+        go_measured: "",
+    };
+    vec![
+        row(
+            "1M goroutines alive: spawn+block+release+finish, wall, 1 P",
+            "s",
+            1,
+            Derive::Value,
+        ),
+        row(
+            "1M goroutines alive: spawn+block+release+finish, wall, 2 P",
+            "s",
+            2,
+            Derive::Value,
+        ),
+        row(
+            "1M goroutines alive: peak RSS, 1 P",
+            "MB",
+            1,
+            Derive::PeakMb,
+        ),
+        row(
+            "1M goroutines alive: peak RSS, 2 P",
+            "MB",
+            2,
+            Derive::PeakMb,
         ),
     ]
 }
@@ -405,6 +456,15 @@ fn cell(runner: &mut Runner, imp: Imp, row: &Row) -> Option<f64> {
                 .map(|c| c as f64)
                 .collect();
             (!csw.is_empty()).then(|| median(csw) * 1e6 / n as f64)
+        }
+        Derive::PeakMb => {
+            let outs = runner.measure(imp, row.workload, n, row.procs)?;
+            let peak: Vec<f64> = outs
+                .iter()
+                .filter_map(|o| o.peak)
+                .map(|b| b as f64 / 1e6)
+                .collect();
+            (!peak.is_empty()).then(|| median(peak))
         }
         Derive::Speedup => {
             if !imp.supports_procs(2) {

@@ -9,7 +9,7 @@
 //! with `child`), so GOMAXPROCS is set per run through the environment, as in
 //! Go, and resident memory starts clean. IMPL is `ours`, `threads`, and with
 //! the `peers` feature `tokio-mt`, `tokio-ct`, `may`; WORKLOAD is `spawn`,
-//! `pingpong`, `idle` or `cpu`.
+//! `pingpong`, `idle`, `cpu` or `alive`.
 
 mod driver;
 #[cfg(feature = "peers")]
@@ -58,8 +58,18 @@ fn child(args: &[String]) -> ! {
     }
 }
 
+/// A workload only ours and Go run (the driver asks no one else): say so
+/// and exit with [`EXIT_UNAVAILABLE`].
+pub fn unavailable(w: Workload) -> ! {
+    eprintln!(
+        "bench: the {} workload is measured for ours and Go only",
+        w.name()
+    );
+    std::process::exit(EXIT_UNAVAILABLE)
+}
+
 fn usage() -> ! {
     eprintln!("usage: bench [--runs N] [--quick] [--only IMPL,...]");
-    eprintln!("       bench child IMPL spawn|pingpong|idle|cpu N");
+    eprintln!("       bench child IMPL spawn|pingpong|idle|cpu|alive N");
     std::process::exit(2)
 }

@@ -20,6 +20,7 @@ pub fn main(w: Workload, n: usize) -> ! {
         Workload::Spawn => spawn(n),
         Workload::PingPong => pingpong(n),
         Workload::Idle => idle(n),
+        Workload::Alive => crate::unavailable(w),
         Workload::Cpu => cpu(n),
     })
     .join()
@@ -106,7 +107,7 @@ fn idle(n: usize) -> Outcome {
     let after = rss_bytes();
     Outcome {
         value: after.saturating_sub(before) as f64 / n as f64,
-        csw: None,
+        ..Outcome::default()
     }
 }
 
@@ -118,6 +119,6 @@ fn cpu(n: usize) -> Outcome {
     }
     Outcome {
         value: t0.elapsed().as_secs_f64(),
-        csw: None,
+        ..Outcome::default()
     }
 }

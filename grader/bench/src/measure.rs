@@ -8,6 +8,19 @@ pub fn rss_bytes() -> u64 {
     runtime::os::resident_bytes().expect("the OS layer reports resident memory on Linux and macOS")
 }
 
+/// The peak resident size of this process so far, in bytes
+/// (`getrusage(RUSAGE_SELF)`'s `ru_maxrss`: KiB on Linux, bytes on macOS).
+pub fn peak_rss_bytes() -> u64 {
+    // SAFETY: getrusage fills the zeroed struct we pass.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let unit = if cfg!(target_os = "macos") { 1 } else { 1024 };
+    usage.ru_maxrss as u64 * unit
+}
+
 /// Voluntary plus involuntary context switches of every thread of this
 /// process so far (`getrusage(RUSAGE_SELF)`: `ru_nvcsw + ru_nivcsw`).
 pub fn context_switches() -> u64 {

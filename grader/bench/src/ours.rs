@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use runtime::WaitGroup;
 
-use crate::measure::{context_switches, cpu_work, rss_bytes};
+use crate::measure::{context_switches, cpu_work, peak_rss_bytes, rss_bytes};
 use crate::workload::{Outcome, Workload, CPU_ITERS};
 
 /// Run `w` with size `n` as the whole program; prints the outcome and exits.
@@ -23,6 +23,7 @@ pub fn main(w: Workload, n: usize) -> ! {
             },
             Workload::Idle => idle(n),
             Workload::Cpu => cpu(n),
+            Workload::Alive => alive(n),
         };
         println!("{}", out.line());
     })
@@ -81,7 +82,7 @@ fn idle(n: usize) -> Outcome {
     let after = rss_bytes();
     Outcome {
         value: after.saturating_sub(before) as f64 / n as f64,
-        csw: None,
+        ..Outcome::default()
     }
 }
 
@@ -99,6 +100,34 @@ fn cpu(n: usize) -> Outcome {
     WG.wait();
     Outcome {
         value: t0.elapsed().as_secs_f64(),
-        csw: None,
+        ..Outcome::default()
+    }
+}
+
+/// `n` goroutines alive at once: each checks in and blocks on one
+/// WaitGroup; once all have checked in, main releases them and waits until
+/// all have finished. Wall seconds for the whole, and the peak resident size.
+fn alive(n: usize) -> Outcome {
+    static STARTED: WaitGroup = WaitGroup::new();
+    static RELEASE: WaitGroup = WaitGroup::new();
+    static FINISHED: WaitGroup = WaitGroup::new();
+    let t0 = Instant::now();
+    RELEASE.add(1);
+    STARTED.add(n as i32);
+    FINISHED.add(n as i32);
+    for _ in 0..n {
+        runtime::go(|| {
+            STARTED.done();
+            RELEASE.wait();
+            FINISHED.done();
+        });
+    }
+    STARTED.wait();
+    RELEASE.done();
+    FINISHED.wait();
+    Outcome {
+        value: t0.elapsed().as_secs_f64(),
+        peak: Some(peak_rss_bytes()),
+        ..Outcome::default()
     }
 }

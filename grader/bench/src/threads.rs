@@ -15,6 +15,7 @@ pub fn main(w: Workload, n: usize) -> ! {
         Workload::Spawn => spawn(n),
         Workload::PingPong => pingpong(n),
         Workload::Idle => idle(n),
+        Workload::Alive => crate::unavailable(w),
         Workload::Cpu => {
             // "GOMAXPROCS" for threads: the number of CPUs they may use.
             if !limit_cpus(procs()) {
@@ -88,7 +89,7 @@ fn idle(n: usize) -> Outcome {
     let after = rss_bytes();
     Outcome {
         value: after.saturating_sub(before) as f64 / n as f64,
-        csw: None,
+        ..Outcome::default()
     }
 }
 
@@ -103,6 +104,6 @@ fn cpu(n: usize) -> Outcome {
     }
     Outcome {
         value: t0.elapsed().as_secs_f64(),
-        csw: None,
+        ..Outcome::default()
     }
 }

@@ -38,6 +38,7 @@ async fn run(w: Workload, n: usize) -> Outcome {
         Workload::PingPong => pingpong(n).await,
         Workload::Idle => idle(n).await,
         Workload::Cpu => cpu(n).await,
+        Workload::Alive => crate::unavailable(w),
     }
 }
 
@@ -115,7 +116,7 @@ async fn idle(n: usize) -> Outcome {
     let after = rss_bytes();
     Outcome {
         value: after.saturating_sub(before) as f64 / n as f64,
-        csw: None,
+        ..Outcome::default()
     }
 }
 
@@ -129,6 +130,6 @@ async fn cpu(n: usize) -> Outcome {
     }
     Outcome {
         value: t0.elapsed().as_secs_f64(),
-        csw: None,
+        ..Outcome::default()
     }
 }

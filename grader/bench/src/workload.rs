@@ -20,7 +20,19 @@ pub enum Workload {
     /// `n` goroutines each doing [`CPU_ITERS`] rounds of CPU-bound work:
     /// wall seconds (the driver turns two of these into a speedup).
     Cpu,
+    /// `n` goroutines alive at once: spawned, all blocked on one WaitGroup,
+    /// released, all finished. Wall seconds, and the peak resident size.
+    Alive,
 }
+
+/// The workloads, in the order the command line lists them.
+const ALL: [Workload; 5] = [
+    Workload::Spawn,
+    Workload::PingPong,
+    Workload::Idle,
+    Workload::Cpu,
+    Workload::Alive,
+];
 
 /// Iterations of `measure::cpu_work` per goroutine in the CPU workload
 /// (about 40 ms on this machine).
@@ -34,19 +46,13 @@ impl Workload {
             Workload::PingPong => "pingpong",
             Workload::Idle => "idle",
             Workload::Cpu => "cpu",
+            Workload::Alive => "alive",
         }
     }
 
     /// Parse a command-line name.
     pub fn parse(s: &str) -> Option<Workload> {
-        [
-            Workload::Spawn,
-            Workload::PingPong,
-            Workload::Idle,
-            Workload::Cpu,
-        ]
-        .into_iter()
-        .find(|w| w.name() == s)
+        ALL.into_iter().find(|w| w.name() == s)
     }
 }
 
@@ -57,6 +63,9 @@ pub struct Outcome {
     pub value: f64,
     /// OS context switches during the measured part (ping-pong only).
     pub csw: Option<u64>,
+    /// Peak resident bytes of the whole child (`getrusage`'s `ru_maxrss`;
+    /// the alive workload only).
+    pub peak: Option<u64>,
 }
 
 impl Outcome {
@@ -64,16 +73,20 @@ impl Outcome {
     pub fn per_op(elapsed: Duration, n: usize) -> Outcome {
         Outcome {
             value: elapsed.as_nanos() as f64 / n as f64,
-            csw: None,
+            ..Outcome::default()
         }
     }
 
     /// The line a child prints.
     pub fn line(&self) -> String {
-        match self.csw {
-            Some(c) => format!("value={} csw={c}", self.value),
-            None => format!("value={}", self.value),
+        let mut line = format!("value={}", self.value);
+        if let Some(c) = self.csw {
+            line += &format!(" csw={c}");
         }
+        if let Some(p) = self.peak {
+            line += &format!(" peak={p}");
+        }
+        line
     }
 
     /// Parse a child's line.
@@ -88,6 +101,7 @@ impl Outcome {
                     seen_value = true;
                 }
                 "csw" => out.csw = Some(v.parse().ok()?),
+                "peak" => out.peak = Some(v.parse().ok()?),
                 _ => {}
             }
         }
@@ -104,11 +118,18 @@ mod tests {
         let o = Outcome {
             value: 12.5,
             csw: Some(7),
+            peak: None,
+        };
+        assert_eq!(Outcome::parse(&o.line()), Some(o));
+        let o = Outcome {
+            value: 2.5,
+            csw: None,
+            peak: Some(2_670_000_000),
         };
         assert_eq!(Outcome::parse(&o.line()), Some(o));
         let o = Outcome {
             value: 3.0,
-            csw: None,
+            ..Outcome::default()
         };
         assert_eq!(Outcome::parse(&o.line()), Some(o));
         assert_eq!(Outcome::parse("csw=3"), None);
@@ -117,12 +138,7 @@ mod tests {
 
     #[test]
     fn workload_names_parse_back() {
-        for w in [
-            Workload::Spawn,
-            Workload::PingPong,
-            Workload::Idle,
-            Workload::Cpu,
-        ] {
+        for w in ALL {
             assert_eq!(Workload::parse(w.name()), Some(w));
         }
         assert_eq!(Workload::parse("nope"), None);

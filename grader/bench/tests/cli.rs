@@ -6,19 +6,36 @@ use assert_cmd::Command;
 
 /// Run `bench child IMPL WORKLOAD N` and return the reported value.
 fn child(imp: &str, workload: &str, n: usize, procs: usize) -> f64 {
+    child_fields(imp, workload, n, procs, &[])[0]
+}
+
+/// Run `bench child IMPL WORKLOAD N` with `env` and return the reported
+/// `value=` and, if any, `peak=`.
+fn child_fields(
+    imp: &str,
+    workload: &str,
+    n: usize,
+    procs: usize,
+    env: &[(&str, &str)],
+) -> Vec<f64> {
     let out = Command::cargo_bin("bench")
         .expect("bench binary")
         .args(["child", imp, workload, &n.to_string()])
         .env("GOMAXPROCS", procs.to_string())
+        .envs(env.iter().copied())
         .output()
         .expect("run bench child");
     assert!(out.status.success(), "{imp} {workload} failed: {out:?}");
     let stdout = String::from_utf8(out.stdout).expect("utf-8");
-    let value = stdout
-        .split_whitespace()
-        .find_map(|f| f.strip_prefix("value="))
-        .unwrap_or_else(|| panic!("no value= in {stdout:?}"));
-    value.parse().expect("value is a number")
+    ["value=", "peak="]
+        .iter()
+        .filter_map(|key| {
+            stdout
+                .split_whitespace()
+                .find_map(|f| f.strip_prefix(key))
+                .map(|v| v.parse().expect("a number"))
+        })
+        .collect()
 }
 
 #[test]
@@ -30,13 +47,33 @@ fn spawn_reports_time_per_goroutine_on_one_and_two_ps() {
 }
 
 #[test]
-fn idle_goroutines_cost_at_least_their_stack_page() {
-    // Every blocked goroutine has run, so it touched its stack's top page.
-    let bytes = child("ours", "idle", 5_000, 1);
+fn idle_goroutines_cost_at_least_their_stack_page_when_not_compacted() {
+    // Every blocked goroutine has run, so it touched its stack's top page;
+    // with compaction off (it would release that page after 20 ms), the page
+    // stays.
+    let bytes = child_fields(
+        "ours",
+        "idle",
+        5_000,
+        1,
+        &[("RUNTIME_STACK_COMPACT", "off")],
+    )[0];
     assert!(
         (4096.0..65536.0).contains(&bytes),
         "bytes per idle goroutine: {bytes}"
     );
+}
+
+#[test]
+fn alive_reports_wall_time_and_peak_resident_size() {
+    for procs in [1, 2] {
+        let fields = child_fields("ours", "alive", 5_000, procs, &[]);
+        let (secs, peak) = (fields[0], fields[1]);
+        assert!(secs > 0.0 && secs.is_finite(), "seconds: {secs}");
+        // At least one stack page per goroutine was touched at some point
+        // (each ran), and nothing near a gigabyte for 5,000.
+        assert!((5_000.0 * 4096.0..1e9).contains(&peak), "peak: {peak}");
+    }
 }
 
 #[test]

@@ -2,9 +2,6 @@
 //! too: its kernel (6.6 at the time of writing) predates guard regions, so it takes the
 //! `mprotect` guards.
 
-use std::sync::atomic::AtomicU32;
-use std::time::Duration;
-
 use super::{GuardKind, ThreadState};
 
 pub(super) const NAME: &str = "Linux";
@@ -72,40 +69,6 @@ pub(super) fn cpu_count() -> usize {
     }
 }
 
-/// `FUTEX_WAIT` on `word` while it holds `expected`, for at most `bound`
-/// (Go's `futexsleep` in `os_linux.go`). Every outcome (woken, timed out,
-/// the word already changed, a signal) just returns: the caller re-checks.
-pub(super) fn futex_wait(word: &AtomicU32, expected: u32, bound: Duration) {
-    let ts = libc::timespec {
-        tv_sec: bound.as_secs() as libc::time_t,
-        tv_nsec: bound.subsec_nanos() as libc::c_long,
-    };
-    // SAFETY: `word` is a live, aligned u32 for the whole call; the kernel
-    // only reads it and the timespec we own.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
-            expected,
-            &ts as *const libc::timespec,
-        );
-    }
-}
-
-/// `FUTEX_WAKE` one waiter on `word` (Go's `futexwakeup`).
-pub(super) fn futex_wake(word: &AtomicU32) {
-    // SAFETY: `word` is a live, aligned u32; waking touches no memory.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
-            1,
-        );
-    }
-}
-
 /// Whether this kernel has guard regions that really fault: the call must
 /// succeed (6.13+) and the guarded page must then be unreadable. The second
 /// check matters under emulators: `qemu-user` answers 0 to any `madvise` it
@@ -131,6 +94,49 @@ pub(super) fn guard_regions_work() -> bool {
 pub(super) unsafe fn install_guard_region(at: usize, len: usize) -> std::io::Result<()> {
     // SAFETY: the caller's range is ours, page aligned and unused.
     let rc = unsafe { libc::madvise(at as *mut libc::c_void, len, MADV_GUARD_INSTALL) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// `membarrier(2)` commands (Linux 4.14+), not in every libc crate release.
+const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_int = 1 << 3;
+const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_int = 1 << 4;
+
+/// Register this process for expedited private membarriers; true when the
+/// kernel offers them.
+pub(super) fn register_process_barrier() -> bool {
+    // SAFETY: membarrier takes plain integers and touches no memory of ours.
+    unsafe {
+        libc::syscall(
+            libc::SYS_membarrier,
+            MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+            0,
+            0,
+        ) == 0
+    }
+}
+
+/// A full memory barrier on every thread of this process that is running
+/// now (the others pass through the scheduler, itself a barrier).
+pub(super) fn process_barrier() -> bool {
+    // SAFETY: as above.
+    unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0 }
+}
+
+/// `madvise(MADV_DONTNEED)`: the pages' contents are dropped and their
+/// memory returned to the kernel; the next touch maps a zeroed page. The
+/// mapping stays, and so do guard regions inside the range (Linux keeps
+/// their markers on `MADV_DONTNEED`) and `mprotect`ed guards (a property of
+/// the mapping, not of the pages).
+///
+/// # Safety
+/// Nothing may rely on the range's contents any more.
+pub(super) unsafe fn release_pages(at: usize, len: usize) -> std::io::Result<()> {
+    // SAFETY: per the contract, the contents may go.
+    let rc = unsafe { libc::madvise(at as *mut libc::c_void, len, libc::MADV_DONTNEED) };
     if rc == 0 {
         Ok(())
     } else {

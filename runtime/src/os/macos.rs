@@ -12,9 +12,6 @@
 //! - there is no `/proc`: thread states come from mach `thread_info`, resident
 //!   memory from `proc_pidinfo`, the CPU count from `sysctl hw.ncpu`.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
-
 use super::{GuardKind, ThreadState};
 
 pub(super) const NAME: &str = "macOS";
@@ -81,18 +78,6 @@ pub(super) fn resident_bytes_of(pid: libc::pid_t) -> Option<u64> {
 }
 
 /// `sysctl hw.ncpu` (Go: `getncpu`).
-/// No futex on macOS (its `__ulock_wait` is private API): unless the word
-/// already changed, nap for `bound` or 50 µs, whichever is shorter, since
-/// no wakeup can cut the nap short. The caller re-checks either way.
-pub(super) fn futex_wait(word: &AtomicU32, expected: u32, bound: Duration) {
-    if word.load(Ordering::Relaxed) == expected {
-        std::thread::sleep(bound.min(Duration::from_micros(50)));
-    }
-}
-
-/// Nothing to wake: [`futex_wait`] naps for a bounded time.
-pub(super) fn futex_wake(_word: &AtomicU32) {}
-
 pub(super) fn cpu_count() -> usize {
     let mut n: libc::c_int = 0;
     let mut len = std::mem::size_of_val(&n);
@@ -123,6 +108,24 @@ pub(super) fn guard_regions_work() -> bool {
 /// # Safety
 /// As [`super::install_guard`].
 pub(super) unsafe fn install_guard_region(_at: usize, _len: usize) -> std::io::Result<()> {
+    Err(std::io::Error::from_raw_os_error(libc::ENOTSUP))
+}
+
+/// macOS has no `membarrier`: stack compaction, which needs it, is off.
+pub(super) fn register_process_barrier() -> bool {
+    false
+}
+
+/// See [`register_process_barrier`].
+pub(super) fn process_barrier() -> bool {
+    false
+}
+
+/// Not used on macOS (stack compaction is Linux-only).
+///
+/// # Safety
+/// As on Linux.
+pub(super) unsafe fn release_pages(_at: usize, _len: usize) -> std::io::Result<()> {
     Err(std::io::Error::from_raw_os_error(libc::ENOTSUP))
 }
 

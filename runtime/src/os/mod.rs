@@ -15,7 +15,6 @@
 //! | thread state | `/proc/self/task/TID/stat` | mach `thread_info` |
 //! | resident memory | `/proc/PID/statm` | `proc_pidinfo(PROC_PIDTASKINFO)` |
 //! | CPU count | `sched_getaffinity` | `sysctl hw.ncpu` |
-//! | sleep on a lock word | `futex` (`FUTEX_WAIT`/`FUTEX_WAKE`, private) | a short nap (no futex) |
 //!
 //! Nothing outside this module names a Linux-only constant or path. Two
 //! switches, read once, exercise the other platforms' layouts on Linux:
@@ -23,7 +22,7 @@
 //! before 6.13 (WSL2 today), and `RUNTIME_PAGE_SIZE=16384` lays stacks and
 //! guards out as on Apple Silicon.
 
-use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 #[cfg(target_os = "linux")]
 mod linux;
@@ -186,6 +185,33 @@ pub fn guard_failure_hint(err: &std::io::Error, kind: GuardKind) -> Option<Strin
     sys::guard_failure_hint(err, kind)
 }
 
+/// Whether this process can issue a barrier on all its threads at once
+/// ([`process_barrier`]): Linux's `membarrier(2)`, registered here once.
+/// macOS has none.
+pub fn process_barrier_available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(sys::register_process_barrier)
+}
+
+/// A full memory barrier executed by every running thread of this process
+/// (Linux: `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`). The asymmetric
+/// half of a Dekker handshake: the fast side needs only a compiler fence.
+/// False when unavailable (call [`process_barrier_available`] first).
+pub fn process_barrier() -> bool {
+    process_barrier_available() && sys::process_barrier()
+}
+
+/// Give the pages of `[at, at + len)` back to the kernel, keeping the
+/// mapping (Linux: `madvise(MADV_DONTNEED)`; the next touch gets a zeroed
+/// page). Guards inside the range stay.
+///
+/// # Safety
+/// Nothing may rely on the range's contents any more.
+pub unsafe fn release_pages(at: usize, len: usize) -> std::io::Result<()> {
+    // SAFETY: forwarded contract.
+    unsafe { sys::release_pages(at, len) }
+}
+
 /// Whether `len` bytes at `addr` can be read, asked of the kernel rather than
 /// by touching them (a pipe `write` from them fails with `EFAULT` when they
 /// cannot): how the guard probe and the tests check that a guard is in place
@@ -260,20 +286,6 @@ pub fn resident_bytes_of(pid: libc::pid_t) -> Option<u64> {
 /// `getproccount` on Linux and `getncpu` on macOS). At least 1.
 pub fn cpu_count() -> usize {
     sys::cpu_count().max(1)
-}
-
-/// Sleep while `word` holds `expected`, until [`futex_wake`] on it or for
-/// at most `bound` (Go's `futexsleep`). May return early, for no reason:
-/// the caller looks at the word again. On macOS, which has no futex, a
-/// short nap (at most `bound`).
-pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, bound: std::time::Duration) {
-    sys::futex_wait(word, expected, bound)
-}
-
-/// Wake one thread sleeping in [`futex_wait`] on `word` (Go's
-/// `futexwakeup`). On macOS nothing sleeps that a wakeup could shorten.
-pub(crate) fn futex_wake(word: &AtomicU32) {
-    sys::futex_wake(word)
 }
 
 /// The CPU's model name and the kernel's release, for benchmark headers, or

@@ -1,7 +1,7 @@
 //! The harness of the test files whose programs run in child processes.
 //!
 //! The runtime ends the process on a panic, a deadlock or a stack overflow,
-//! as Go does, so those files (`process.rs`, `go_semantics.rs`,
+//! as Go does, so those files (`process.rs`, `go_semantics.rs`, `compaction.rs`,
 //! `platforms.rs`) cannot use libtest: each is its own `main`, which either
 //! plays one scenario (when the environment names it; the tests re-run
 //! this binary for that) or runs its tests and prints cargo's kind of

@@ -3,6 +3,12 @@
 //! 1. Warm-up: 1,000,000 goroutines alive at once, blocked on a WaitGroup;
 //!    then released. `num_goroutine()` must go from 1,000,001 back to 1.
 //!    The resident size after this is the reference ("post-warm-up").
+//!    Each goroutine keeps values and a pointer on its stack across the
+//!    wait, while its stack is compacted (`runtime/src/compact.rs`: sysmon
+//!    compacts the ones parked 20 ms or more, `compact_stacks()` the rest)
+//!    and restored: a million compactions and restores, every value checked,
+//!    and (on Linux, where stacks are compacted) fewer than
+//!    [`COMPACTED_BYTES`] resident per parked goroutine.
 //! 2. Channels: 10,000,000 channel operations between producers and
 //!    consumers on GOMAXPROCS=2; every value sent is received exactly once.
 //! 3. Churn: 15,000,000 short goroutines in 100 waves, each counted.
@@ -35,6 +41,9 @@ const CHAN_OPS: usize = 10_000_000;
 const PRODUCERS: usize = 8;
 /// Allowed growth of resident memory over the warm-up level.
 const RSS_SLACK: f64 = 0.10;
+/// Most resident bytes per parked warm-up goroutine once their stacks are
+/// compacted (one uncompacted stack page is 4,096).
+const COMPACTED_BYTES: u64 = 2_500;
 
 fn main() {
     let (scale, rounds) = parse_args();
@@ -95,19 +104,39 @@ fn warm_up(n: usize) -> u64 {
     static RELEASE: WaitGroup = WaitGroup::new();
     static FINISHED: WaitGroup = WaitGroup::new();
     static RAN: AtomicU64 = AtomicU64::new(0);
+    static BAD: AtomicU64 = AtomicU64::new(0);
+    let before = rss_bytes();
     RELEASE.add(1);
     STARTED.add(n as i32);
     FINISHED.add(n as i32);
-    for _ in 0..n {
-        runtime::go(|| {
+    for i in 0..n as u64 {
+        runtime::go(move || {
+            // Values and a pointer on this goroutine's stack, across a wait
+            // during which its stack is compacted and then restored.
+            let mine = std::hint::black_box([i ^ 0x5A5A, i, !i, i.rotate_left(7)]);
+            let ptr: &u64 = &mine[1];
             STARTED.done();
             RELEASE.wait();
+            if mine != [i ^ 0x5A5A, i, !i, i.rotate_left(7)] || *ptr != i {
+                BAD.fetch_add(1, Ordering::Relaxed);
+            }
             RAN.fetch_add(1, Ordering::Relaxed);
             FINISHED.done();
         });
     }
     STARTED.wait();
     expect_goroutines(n + 1, "with every warm-up goroutine alive");
+    // sysmon compacted those parked 20 ms or more; compact the rest now.
+    runtime::compact_stacks();
+    let parked = rss_bytes().saturating_sub(before) / n as u64;
+    eprintln!("soak: warm-up: {parked} resident bytes per parked goroutine");
+    // Small runs (`--scale`) are dominated by allocator noise: only a big
+    // warm-up says something about the bytes per goroutine.
+    if cfg!(target_os = "linux") && n >= 100_000 && parked > COMPACTED_BYTES {
+        fail(&format!(
+            "{parked} resident bytes per parked goroutine: stacks were not compacted"
+        ));
+    }
     RELEASE.done();
     FINISHED.wait();
     settle();
@@ -115,6 +144,11 @@ fn warm_up(n: usize) -> u64 {
         "warm-up goroutines that ran",
         RAN.load(Ordering::Relaxed),
         n as u64,
+    );
+    check_count(
+        "warm-up goroutines whose stack values changed across compaction",
+        BAD.load(Ordering::Relaxed),
+        0,
     );
     rss_bytes()
 }

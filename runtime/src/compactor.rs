@@ -1,0 +1,224 @@
+//! Who compacts stacks, and when: sysmon, a slice of all goroutines per
+//! tick, and `runtime::compact_stacks()` (proc.rs) on demand (the mechanism and its
+//! handshake: `compact.rs`).
+//!
+//! Lesson idea: "pay for idleness only when it lasts". Go shrinks stacks
+//! during garbage collection (`shrinkstack`, called from `scanstack` in
+//! `mgcmark.go`), so a goroutine idle across a GC gives back what it does
+//! not use. We have no GC; sysmon, which already wakes every 20 µs to
+//! 10 ms, walks `allgs` a slice at a time: a parked goroutine it meets
+//! for the first time in this wait gets its `waitsince` stamp (as
+//! `sysmon::stamp_waits` does, for tracebacks), and one whose stamp is at
+//! least [`COMPACT_AFTER_NS`] old is compacted. Nothing is added to the
+//! park path: parking already clears the stamp. A goroutine in a
+//! producer/consumer exchange parks for nanoseconds and is never touched;
+//! a million goroutines blocked on one WaitGroup are compacted while they
+//! wait, on sysmon's thread, so their stack pages are back with the kernel
+//! long before they are released (two passes over `allgs` after they
+//! park: about 0.1 s for a million).
+//!
+//! Cost when nothing is to be done: a pass over `allgs` reads two words of
+//! each G. After a pass that found nothing, the next waits ten times as
+//! long as the pass took (at least [`IDLE_PASS_GAP_NS`]), so a program with
+//! a million idle goroutines, all compacted, pays a few percent of sysmon's
+//! core, not a core.
+//!
+//! Linux only (`membarrier`); `RUNTIME_STACK_COMPACT=off` turns it off (to
+//! measure without it).
+
+use crate::compact::{self, CHUNK, COMPACT_AFTER_NS};
+use crate::g::{GRef, Status, WaitReason};
+use crate::sched::Sched;
+use crate::sync_facade::Ordering;
+
+/// Gs looked at per sysmon tick.
+const SCAN_BATCH: usize = 16_384;
+/// Least time between two passes over `allgs` that found nothing to do.
+const IDLE_PASS_GAP_NS: u64 = 50_000_000;
+
+/// Where sysmon's walk is, across ticks.
+struct Scan {
+    cursor: usize,
+    pass_started: u64,
+    found_in_pass: usize,
+    next_pass_at: u64,
+}
+
+/// sysmon's walk; also serializes `compact_stacks` with it.
+static SCAN: std::sync::Mutex<Scan> = std::sync::Mutex::new(Scan {
+    cursor: 0,
+    pass_started: 0,
+    found_in_pass: 0,
+    next_pass_at: 0,
+});
+
+/// Whether stacks are compacted in this process: Linux with `membarrier`,
+/// unless `RUNTIME_STACK_COMPACT=off`. Decided once.
+pub(crate) fn enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| {
+        cfg!(target_os = "linux")
+            && std::env::var("RUNTIME_STACK_COMPACT").map_or(true, |v| v != "off")
+            && crate::os::process_barrier_available()
+    })
+}
+
+/// Whether a goroutine parked for `reason` may be compacted: only when
+/// nothing but the goroutine itself reads or writes its stack while it
+/// waits. Channel and `select!` waits may not: their sudogs live on the
+/// waiting goroutine's stack (`sudog.rs`), and the goroutine that completes
+/// the operation links, fills and unlinks them there. Go shrinks those
+/// stacks too, adjusting the sudogs' pointers under the channel locks
+/// (`syncadjustsudogs` in `stack.go`; its `isShrinkStackSafe` only refuses
+/// the instant of parking on a channel), which needs a moving stack we do
+/// not have. Semaphore waits (WaitGroup, Mutex, RWMutex), Cond waits and
+/// sleeps queue a `Waiter` on the heap or a timer, and the waits that never
+/// end hold nothing at all.
+fn compactable(reason: WaitReason) -> bool {
+    match reason {
+        WaitReason::ChanReceive | WaitReason::ChanSend | WaitReason::Select => false,
+        WaitReason::None => false,
+        WaitReason::Semacquire
+        | WaitReason::SelectNoCases
+        | WaitReason::Sleep
+        | WaitReason::ChanReceiveNilChan
+        | WaitReason::ChanSendNilChan
+        | WaitReason::SyncMutexLock
+        | WaitReason::SyncRWMutexRLock
+        | WaitReason::SyncRWMutexLock
+        | WaitReason::SyncCondWait => true,
+    }
+}
+
+/// A goroutine parked for a reason [`compactable`] allows, stack in place.
+fn parked_compactable(g: GRef) -> bool {
+    g.status() == Status::Waiting && compactable(g.wait_reason()) && g.stack_slot.is_live()
+}
+
+fn scan_state() -> std::sync::MutexGuard<'static, Scan> {
+    SCAN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// sysmon's part, every tick: look at the next slice of `allgs`, stamp
+/// what parked since the last pass, compact what has been parked long
+/// enough. True when it found work (sysmon then naps briefly: more may be
+/// waiting).
+pub(crate) fn sysmon_tick(sched: &Sched, now: u64) -> bool {
+    if !enabled() {
+        return false;
+    }
+    // A `compact_stacks()` in progress does this tick's work: sysmon does
+    // not wait for it (it has Ps to retake).
+    let mut scan = match SCAN.try_lock() {
+        Ok(scan) => scan,
+        Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) => return false,
+    };
+    if now < scan.next_pass_at {
+        return false;
+    }
+    if scan.cursor == 0 {
+        scan.pass_started = now;
+        scan.found_in_pass = 0;
+    }
+    // Copy the slice out and look at the Gs after unlocking: `go` takes
+    // this lock to register new Gs, and must not wait for our reads.
+    let slice: Vec<GRef> = {
+        let allgs = crate::sync_facade::lock(&sched.allgs);
+        let start = scan.cursor.min(allgs.len());
+        let end = (start + SCAN_BATCH).min(allgs.len());
+        scan.cursor = if end >= allgs.len() { 0 } else { end };
+        allgs[start..end].to_vec()
+    };
+    let mut stamped_any = false;
+    let candidates: Vec<GRef> = slice
+        .into_iter()
+        .filter(|&g| {
+            if !parked_compactable(g) {
+                return false;
+            }
+            g.stamp_waitsince(now);
+            let old_enough = now.saturating_sub(g.waitsince()) >= COMPACT_AFTER_NS;
+            stamped_any |= !old_enough;
+            old_enough
+        })
+        .collect();
+    // A pass that found nothing to compact, not even a goroutine to wait
+    // for, lets the next one start later.
+    scan.found_in_pass += candidates.len() + usize::from(stamped_any);
+    if scan.cursor == 0 && scan.found_in_pass == 0 {
+        let took = crate::timers::nanotime().saturating_sub(scan.pass_started);
+        scan.next_pass_at = now + (10 * took).max(IDLE_PASS_GAP_NS);
+    }
+    compact_gs(sched, &candidates);
+    !candidates.is_empty() || stamped_any
+}
+
+/// `runtime::compact_stacks()`: compact every goroutine parked right now
+/// in a compactable wait, however briefly.
+pub(crate) fn compact_all(sched: &Sched) -> usize {
+    if !enabled() {
+        return 0;
+    }
+    let _serial = scan_state();
+    let all: Vec<GRef> = crate::sync_facade::lock(&sched.allgs).clone();
+    let gs: Vec<GRef> = all.into_iter().filter(|&g| parked_compactable(g)).collect();
+    compact_gs(sched, &gs)
+}
+
+/// Compact `gs` (the protocol of `compact.rs`), a chunk at a time: claim
+/// the chunk, barrier, then copy out each G still parked and on no P,
+/// release the chunk's pages, publish. A resumer that finds its G claimed
+/// waits for one chunk at most.
+fn compact_gs(sched: &Sched, gs: &[GRef]) -> usize {
+    let usable = crate::stack::usable_size();
+    let guard = crate::stack::guard_size();
+    let mut done = 0;
+    let mut ranges = Vec::with_capacity(CHUNK);
+    let mut saved = Vec::with_capacity(CHUNK);
+    let mut claimed = Vec::with_capacity(CHUNK);
+    for chunk in gs.chunks(CHUNK) {
+        claimed.clear();
+        claimed.extend(chunk.iter().copied().filter(|g| g.stack_slot.try_claim()));
+        if claimed.is_empty() {
+            continue;
+        }
+        if !crate::os::process_barrier() {
+            claimed.iter().for_each(|g| g.stack_slot.unclaim());
+            return done;
+        }
+        // After the barrier: a G that some M has started to run, or is
+        // still parking, is some P's `curg`.
+        let on_p: Vec<GRef> = sched
+            .allps()
+            .filter_map(|p| p.curg.load(Ordering::Acquire))
+            .collect();
+        for &g in &claimed {
+            let (sp, base) = (g.saved_sp(), g.stack_base());
+            // The status and wait reason after the barrier: those of the
+            // wait the G is in now (a G that woke and parked again on a
+            // channel since we picked it is left alone).
+            let parked = g.status() == Status::Waiting
+                && compactable(g.wait_reason())
+                && !on_p.iter().any(|&c| std::ptr::eq(c, g));
+            if parked && base != 0 && sp > base - usable && sp <= base {
+                let lo = base - usable;
+                // SAFETY: claimed, parked and on no P (the handshake of
+                // compact.rs); `sp` is what it saved when it switched
+                // away, inside its stack's usable part `[lo, base)`.
+                unsafe { g.stack_slot.save(sp, lo, base) };
+                ranges.push((lo, base));
+                saved.push(g);
+            } else {
+                g.stack_slot.unclaim();
+            }
+        }
+        // SAFETY: the bytes of every range are saved, and the goroutines
+        // stay claimed until published below.
+        unsafe { compact::release(&mut ranges, guard) };
+        ranges.clear();
+        done += saved.len();
+        saved.drain(..).for_each(|g| g.stack_slot.publish());
+    }
+    done
+}
