@@ -25,6 +25,7 @@
 //! | `sysmon.rs` | time slices: asking a goroutine that ran 10 ms to yield; taking Ps back from syscalls |
 //! | `park.rs`, `sema.rs` | parking and waking goroutines |
 //! | `chan.rs`, `sudog.rs` | channels: buffer, direct hand-off, the queues of parked senders and receivers |
+//! | `spin_lock.rs` | the channel lock: spin a little, then sleep until the holder wakes us (Go's `lock_futex.go`) |
 //! | `select.rs` | `select!`: random poll order, lock in address order, park on every channel, first to fire wins |
 //! | `timers.rs`, `time.rs` | per-P timer heaps, stoppable timers (dead entries dropped lazily); `time::sleep` parks, `after`/`Timer`/`after_func` fire from the scheduler, an idle M sleeps only until the next timer |
 //! | `syscall.rs` | blocking calls: the P is handed to another M while the thread is in the kernel |
@@ -134,6 +135,8 @@ mod schedtrace;
 mod signal;
 #[cfg(not(loom))]
 mod sigquit;
+#[cfg(not(loom))]
+mod spin_lock;
 #[cfg(not(loom))]
 pub mod stack;
 #[cfg(not(loom))]

@@ -193,25 +193,31 @@ impl<'a> Owned<'a> {
     /// its four stealing rounds, to leave a producer/consumer pair alone.
     #[doc(alias = "runqsteal")]
     pub(crate) fn steal_half_from(&self, victim: &P, steal_runnext: bool) -> Option<GRef> {
-        if let Some(g) = victim.runq.steal_half_into(&self.runq) {
-            return Some(g);
+        // Go's `runqgrab` is a loop: when the CAS on `runnext` fails, the
+        // victim's queues changed under us, so look at them again.
+        loop {
+            if let Some(g) = victim.runq.steal_half_into(&self.runq) {
+                return Some(g);
+            }
+            if !steal_runnext {
+                return None;
+            }
+            let next = victim.runnext.load(Ordering::Acquire)?;
+            if victim.status() == PStatus::Running {
+                // Go sleeps ~3 us here: the victim is probably about to run
+                // its runnext itself (it was just readied), and stealing it
+                // would bounce it between Ms for nothing.
+                crate::sync_facade::usleep(3);
+            }
+            // Our CAS takes it out of the victim's slot: no one else runs it.
+            if victim
+                .runnext
+                .compare_exchange(Some(next), None, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return Some(next);
+            }
         }
-        if !steal_runnext {
-            return None;
-        }
-        let next = victim.runnext.load(Ordering::Acquire)?;
-        if victim.status() == PStatus::Running {
-            // Go sleeps ~3 us here: the victim is probably about to run its
-            // runnext itself (it was just readied), and stealing it would
-            // bounce it between Ms for nothing.
-            crate::sync_facade::usleep(3);
-        }
-        // Our CAS takes it out of the victim's slot: no one else runs it.
-        victim
-            .runnext
-            .compare_exchange(Some(next), None, Ordering::AcqRel, Ordering::Acquire)
-            .ok()
-            .map(|_| next)
     }
 
     /// Take every queued G (used when GOMAXPROCS shrinks and this

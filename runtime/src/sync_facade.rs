@@ -262,96 +262,10 @@ pub(crate) mod clock {
     pub(crate) use model::{advance, nanotime};
 }
 
-/// A spin lock for critical sections of a few dozen instructions that never
-/// block: the channel lock (Go's channels use the runtime's own `lock`, which
-/// also spins first).
-///
-/// Why not `Mutex`? Releasing a futex-based mutex is an atomic swap (it must
-/// learn whether someone sleeps on it); releasing a spin lock is a plain
-/// store. A channel round trip takes and releases four channel locks, so this
-/// saves four locked instructions per round trip, ~15 % of it. The price: a
-/// waiter never sleeps in the kernel; after a short spin it yields its thread
-/// and tries again. That is fine for locks held for nanoseconds and never
-/// across a call that can block (a goroutine parks with its channel locked,
-/// but the M releases the lock right after the switch, see `park.rs`).
+/// The channel lock: spins, yields, then sleeps (see `spin_lock.rs`, Go's
+/// `lock_futex.go`).
 #[cfg(not(loom))]
-pub(crate) struct SpinLock {
-    locked: AtomicBool,
-}
-
-/// Holds a [`SpinLock`]; releases it when dropped.
-#[cfg(not(loom))]
-pub(crate) struct SpinGuard<'a> {
-    lock: &'a SpinLock,
-}
-
-#[cfg(not(loom))]
-impl SpinLock {
-    pub(crate) fn new() -> SpinLock {
-        SpinLock {
-            locked: AtomicBool::new(false),
-        }
-    }
-
-    /// Where this lock stands in the global lock order: code that holds
-    /// several spin locks at once (`select!`) takes them in increasing rank.
-    /// Its address, as Go's `sellock` sorts channels by address.
-    pub(crate) fn rank(&self) -> usize {
-        self as *const SpinLock as usize
-    }
-
-    /// Take the lock, spinning (then yielding the thread) while it is held.
-    #[inline]
-    pub(crate) fn lock(&self) -> SpinGuard<'_> {
-        if self
-            .locked
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            self.lock_contended();
-        }
-        SpinGuard { lock: self }
-    }
-
-    #[cold]
-    fn lock_contended(&self) {
-        let mut spins = 0u32;
-        loop {
-            // Test before test-and-set: wait on a plain load, which keeps the
-            // cache line shared instead of bouncing it between cores.
-            while self.locked.load(Ordering::Relaxed) {
-                spins = spins.saturating_add(1);
-                spin_wait(spins);
-            }
-            if self
-                .locked
-                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-            {
-                return;
-            }
-        }
-    }
-}
-
-/// One round of waiting for a spin lock: a CPU pause for the first tries,
-/// then give the thread's time slice away.
-#[cfg(not(loom))]
-fn spin_wait(spins: u32) {
-    if spins < 64 {
-        std::hint::spin_loop();
-    } else {
-        std::thread::yield_now();
-    }
-}
-
-#[cfg(not(loom))]
-impl Drop for SpinGuard<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        self.lock.locked.store(false, Ordering::Release);
-    }
-}
+pub(crate) use crate::spin_lock::{SpinGuard, SpinLock};
 
 /// Under loom the spin lock is loom's `Mutex`. Loom cannot explore a spin
 /// wait shared by two threads while a third holds the lock: its scheduler

@@ -2,6 +2,9 @@
 //! too: its kernel (6.6 at the time of writing) predates guard regions, so it takes the
 //! `mprotect` guards.
 
+use std::sync::atomic::AtomicU32;
+use std::time::Duration;
+
 use super::{GuardKind, ThreadState};
 
 pub(super) const NAME: &str = "Linux";
@@ -66,6 +69,40 @@ pub(super) fn cpu_count() -> usize {
             return 1;
         }
         libc::CPU_COUNT(&set) as usize
+    }
+}
+
+/// `FUTEX_WAIT` on `word` while it holds `expected`, for at most `bound`
+/// (Go's `futexsleep` in `os_linux.go`). Every outcome (woken, timed out,
+/// the word already changed, a signal) just returns: the caller re-checks.
+pub(super) fn futex_wait(word: &AtomicU32, expected: u32, bound: Duration) {
+    let ts = libc::timespec {
+        tv_sec: bound.as_secs() as libc::time_t,
+        tv_nsec: bound.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: `word` is a live, aligned u32 for the whole call; the kernel
+    // only reads it and the timespec we own.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            &ts as *const libc::timespec,
+        );
+    }
+}
+
+/// `FUTEX_WAKE` one waiter on `word` (Go's `futexwakeup`).
+pub(super) fn futex_wake(word: &AtomicU32) {
+    // SAFETY: `word` is a live, aligned u32; waking touches no memory.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            1,
+        );
     }
 }
 

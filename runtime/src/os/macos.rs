@@ -12,6 +12,9 @@
 //! - there is no `/proc`: thread states come from mach `thread_info`, resident
 //!   memory from `proc_pidinfo`, the CPU count from `sysctl hw.ncpu`.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
 use super::{GuardKind, ThreadState};
 
 pub(super) const NAME: &str = "macOS";
@@ -78,6 +81,18 @@ pub(super) fn resident_bytes_of(pid: libc::pid_t) -> Option<u64> {
 }
 
 /// `sysctl hw.ncpu` (Go: `getncpu`).
+/// No futex on macOS (its `__ulock_wait` is private API): unless the word
+/// already changed, nap for `bound` or 50 µs, whichever is shorter, since
+/// no wakeup can cut the nap short. The caller re-checks either way.
+pub(super) fn futex_wait(word: &AtomicU32, expected: u32, bound: Duration) {
+    if word.load(Ordering::Relaxed) == expected {
+        std::thread::sleep(bound.min(Duration::from_micros(50)));
+    }
+}
+
+/// Nothing to wake: [`futex_wait`] naps for a bounded time.
+pub(super) fn futex_wake(_word: &AtomicU32) {}
+
 pub(super) fn cpu_count() -> usize {
     let mut n: libc::c_int = 0;
     let mut len = std::mem::size_of_val(&n);

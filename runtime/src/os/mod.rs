@@ -15,6 +15,7 @@
 //! | thread state | `/proc/self/task/TID/stat` | mach `thread_info` |
 //! | resident memory | `/proc/PID/statm` | `proc_pidinfo(PROC_PIDTASKINFO)` |
 //! | CPU count | `sched_getaffinity` | `sysctl hw.ncpu` |
+//! | sleep on a lock word | `futex` (`FUTEX_WAIT`/`FUTEX_WAKE`, private) | a short nap (no futex) |
 //!
 //! Nothing outside this module names a Linux-only constant or path. Two
 //! switches, read once, exercise the other platforms' layouts on Linux:
@@ -22,7 +23,7 @@
 //! before 6.13 (WSL2 today), and `RUNTIME_PAGE_SIZE=16384` lays stacks and
 //! guards out as on Apple Silicon.
 
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
 
 #[cfg(target_os = "linux")]
 mod linux;
@@ -286,6 +287,20 @@ pub fn resident_bytes_of(pid: libc::pid_t) -> Option<u64> {
 /// `getproccount` on Linux and `getncpu` on macOS). At least 1.
 pub fn cpu_count() -> usize {
     sys::cpu_count().max(1)
+}
+
+/// Sleep while `word` holds `expected`, until [`futex_wake`] on it or for
+/// at most `bound` (Go's `futexsleep`). May return early, for no reason:
+/// the caller looks at the word again. On macOS, which has no futex, a
+/// short nap (at most `bound`).
+pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, bound: std::time::Duration) {
+    sys::futex_wait(word, expected, bound)
+}
+
+/// Wake one thread sleeping in [`futex_wait`] on `word` (Go's
+/// `futexwakeup`). On macOS nothing sleeps that a wakeup could shorten.
+pub(crate) fn futex_wake(word: &AtomicU32) {
+    sys::futex_wake(word)
 }
 
 /// The CPU's model name and the kernel's release, for benchmark headers, or
