@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::load::{Burners, BURNERS};
 use crate::workload::{Outcome, Workload};
 
 /// A child that runs longer than this is killed and reported as failed.
@@ -86,7 +87,7 @@ impl Imp {
 }
 
 /// How a row turns measurements into one number.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Derive {
     /// The median of the child's value.
     Value,
@@ -96,6 +97,9 @@ enum Derive {
     Speedup,
     /// Median peak resident size of the child, in MB (10^6 bytes).
     PeakMb,
+    /// Among CPU burners over without, median of back-to-back pairs: how
+    /// much load slows it down.
+    Slowdown,
 }
 
 /// One row of the table.
@@ -105,6 +109,8 @@ struct Row {
     workload: Workload,
     n: usize,
     procs: usize,
+    /// Measured among CPU burners (see `load.rs`)?
+    busy: bool,
     derive: Derive,
     target: &'static str,
     go_measured: &'static str,
@@ -119,13 +125,14 @@ fn rows(scale: usize) -> Vec<Row> {
         workload,
         n: s(n),
         procs,
+        busy: false,
         derive,
         target,
         go_measured,
     };
     use Derive::*;
     use Workload::*;
-    vec![
+    let mut rows = vec![
         row(
             "spawn+run+done, 1M goroutines, 1 P",
             "ns/goroutine",
@@ -226,10 +233,59 @@ fn rows(scale: usize) -> Vec<Row> {
             "≥ 1.9",
             "",
         ),
+    ];
+    rows.extend(alive_rows(s));
+    rows.extend(busy_rows(scale));
+    rows
+}
+
+/// Ping-pong on a busy machine: the same workload among [`BURNERS`]
+/// CPU-bound processes, and the slowdown they cause (busy ÷ quiet, in
+/// back-to-back pairs). The slowdown row's ratio ours ÷ Go is how much more
+/// than Go load hurts us: issue 14 asks ≤ 1.2.
+fn busy_rows(scale: usize) -> Vec<Row> {
+    let n = (1_000_000 / scale).max(1);
+    let busy = |what, procs, derive, unit, target| Row {
+        what,
+        unit,
+        workload: Workload::PingPong,
+        n,
+        procs,
+        busy: derive == Derive::Value,
+        derive,
+        target,
+        go_measured: "",
+    };
+    vec![
+        busy(
+            "unbuffered ping-pong round trip, 1 P, busy machine (2 CPU burners)",
+            1,
+            Derive::Value,
+            "ns",
+            "",
+        ),
+        busy(
+            "unbuffered ping-pong round trip, 2 P, busy machine (2 CPU burners)",
+            2,
+            Derive::Value,
+            "ns",
+            "",
+        ),
+        busy(
+            "ping-pong slowdown on the busy machine (busy ÷ quiet), 1 P",
+            1,
+            Derive::Slowdown,
+            "×",
+            "≤ 1.2× Go's",
+        ),
+        busy(
+            "ping-pong slowdown on the busy machine (busy ÷ quiet), 2 P",
+            2,
+            Derive::Slowdown,
+            "×",
+            "≤ 1.2× Go's",
+        ),
     ]
-    .into_iter()
-    .chain(alive_rows(s))
-    .collect()
 }
 
 /// Issue 14's rows: a million goroutines alive at once (spawned, all blocked
@@ -242,6 +298,7 @@ fn alive_rows(s: impl Fn(usize) -> usize) -> Vec<Row> {
         workload: Workload::Alive,
         n: s(1_000_000),
         procs,
+        busy: false,
         derive,
         target: "≤ 1.0× Go",
         go_measured: "",
@@ -317,25 +374,44 @@ struct Runner {
     exe: PathBuf,
     go_exe: Option<PathBuf>,
     runs: usize,
-    cache: HashMap<(Imp, Workload, usize, usize), Option<Vec<Outcome>>>,
+    cache: HashMap<Measurement, Option<Vec<Outcome>>>,
 }
 
+/// What a cached series of runs measured: implementation, workload, size,
+/// Ps, and whether among CPU burners.
+type Measurement = (Imp, Workload, usize, usize, bool);
+
 impl Runner {
-    fn measure(&mut self, imp: Imp, w: Workload, n: usize, procs: usize) -> Option<Vec<Outcome>> {
-        let key = (imp, w, n, procs);
+    /// The outcomes of `runs` children, on a quiet machine or, if `busy`,
+    /// among [`BURNERS`] burners started for these runs and stopped after.
+    fn measure(
+        &mut self,
+        imp: Imp,
+        w: Workload,
+        n: usize,
+        procs: usize,
+        busy: bool,
+    ) -> Option<Vec<Outcome>> {
+        let key = (imp, w, n, procs, busy);
         if let Some(hit) = self.cache.get(&key) {
             return hit.clone();
         }
+        let _burners = if busy {
+            Some(Burners::start(BURNERS)?)
+        } else {
+            None
+        };
         let mut outs = Vec::new();
         let tty = std::io::stderr().is_terminal();
         for run in 0..self.runs {
             if tty {
                 eprint!(
-                    "\r\x1b[K  {:<9} {:<8} n={:<8} GOMAXPROCS={} run {}/{}",
+                    "\r\x1b[K  {:<9} {:<8} n={:<8} GOMAXPROCS={}{} run {}/{}",
                     imp.key(),
                     w.name(),
                     n,
                     procs,
+                    if busy { " busy" } else { "" },
                     run + 1,
                     self.runs
                 );
@@ -371,6 +447,32 @@ impl Runner {
             let one = self.child(imp, w, n, 1)?;
             let two = self.child(imp, w, n, 2)?;
             ratios.push(one.value / two.value);
+        }
+        Some(median(ratios))
+    }
+
+    /// Median over pairs of (value among burners) / (value without). The
+    /// two runs of a pair run back to back, as for the speedup, so that
+    /// load from other processes hits both alike; at least five pairs, as
+    /// a ratio of two noisy figures is noisier than either.
+    fn slowdown(&mut self, imp: Imp, w: Workload, n: usize, procs: usize) -> Option<f64> {
+        let pairs = self.runs.max(5);
+        let mut ratios = Vec::new();
+        for run in 0..pairs {
+            if std::io::stderr().is_terminal() {
+                eprint!(
+                    "\r\x1b[K  {:<9} {:<8} n={n} GOMAXPROCS={procs} quiet/busy pair {}/{pairs}",
+                    imp.key(),
+                    w.name(),
+                    run + 1,
+                );
+            }
+            let quiet = self.child(imp, w, n, procs)?;
+            let busy = {
+                let _burners = Burners::start(BURNERS)?;
+                self.child(imp, w, n, procs)?
+            };
+            ratios.push(busy.value / quiet.value);
         }
         Some(median(ratios))
     }
@@ -445,11 +547,11 @@ fn cell(runner: &mut Runner, imp: Imp, row: &Row) -> Option<f64> {
     let n = imp.size(row.workload, row.n)?;
     match row.derive {
         Derive::Value => {
-            let outs = runner.measure(imp, row.workload, n, row.procs)?;
+            let outs = runner.measure(imp, row.workload, n, row.procs, row.busy)?;
             Some(median(outs.iter().map(|o| o.value).collect()))
         }
         Derive::CswPerMillion => {
-            let outs = runner.measure(imp, row.workload, n, row.procs)?;
+            let outs = runner.measure(imp, row.workload, n, row.procs, row.busy)?;
             let csw: Vec<f64> = outs
                 .iter()
                 .filter_map(|o| o.csw)
@@ -458,7 +560,7 @@ fn cell(runner: &mut Runner, imp: Imp, row: &Row) -> Option<f64> {
             (!csw.is_empty()).then(|| median(csw) * 1e6 / n as f64)
         }
         Derive::PeakMb => {
-            let outs = runner.measure(imp, row.workload, n, row.procs)?;
+            let outs = runner.measure(imp, row.workload, n, row.procs, row.busy)?;
             let peak: Vec<f64> = outs
                 .iter()
                 .filter_map(|o| o.peak)
@@ -472,6 +574,7 @@ fn cell(runner: &mut Runner, imp: Imp, row: &Row) -> Option<f64> {
             }
             runner.speedup(imp, row.workload, n)
         }
+        Derive::Slowdown => runner.slowdown(imp, row.workload, n, row.procs),
     }
 }
 

@@ -4,6 +4,7 @@
 //! Usage:
 //!   bench [--runs N] [--quick] [--only IMPL,...]   run everything, print the table
 //!   bench child IMPL WORKLOAD N                    one measurement (used by the driver)
+//!   bench burn [PARENT_PID]                        compute until stopped (the driver's CPU burners)
 //!
 //! Every measurement runs in a fresh child process (this binary re-executed
 //! with `child`), so GOMAXPROCS is set per run through the environment, as in
@@ -12,6 +13,7 @@
 //! `pingpong`, `idle`, `cpu` or `alive`.
 
 mod driver;
+mod load;
 #[cfg(feature = "peers")]
 mod may_peer;
 mod measure;
@@ -28,8 +30,14 @@ pub const EXIT_UNAVAILABLE: i32 = 3;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("child") {
-        child(&args[1..]);
+    match args.first().map(String::as_str) {
+        Some("child") => child(&args[1..]),
+        Some("burn") => match &args[1..] {
+            [] => load::burn(None),
+            [pid] => load::burn(Some(pid.parse().unwrap_or_else(|_| usage()))),
+            _ => usage(),
+        },
+        _ => {}
     }
     driver::main(&args);
 }
@@ -71,5 +79,6 @@ pub fn unavailable(w: Workload) -> ! {
 fn usage() -> ! {
     eprintln!("usage: bench [--runs N] [--quick] [--only IMPL,...]");
     eprintln!("       bench child IMPL spawn|pingpong|idle|cpu|alive N");
+    eprintln!("       bench burn [PARENT_PID]");
     std::process::exit(2)
 }

@@ -107,3 +107,53 @@ fn bad_arguments_print_usage() {
         .code(2)
         .stderr(predicates::str::contains("usage"));
 }
+
+/// `bench burn` (the driver's CPU burner) computes until it is stopped.
+#[test]
+fn a_burner_runs_until_killed() {
+    let mut burner = std::process::Command::new(assert_cmd::cargo::cargo_bin("bench"))
+        .arg("burn")
+        .spawn()
+        .expect("start bench burn");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let early_exit = burner.try_wait().expect("poll the burner");
+    let _ = burner.kill();
+    let _ = burner.wait();
+    assert_eq!(early_exit, None, "the burner stopped by itself");
+}
+
+/// A burner whose parent died stops by itself, so that a crashed benchmark
+/// never leaves the machine busy.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_burner_stops_when_its_parent_dies() {
+    let bench = assert_cmd::cargo::cargo_bin("bench");
+    // `sh` starts the burner in the background, naming itself as the
+    // parent to watch (as the driver does), prints its pid and exits.
+    let out = std::process::Command::new("sh")
+        .args(["-c", "\"$0\" burn $$ >/dev/null 2>&1 & echo $!"])
+        .arg(&bench)
+        .output()
+        .expect("run sh");
+    let pid: u32 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("the burner's pid");
+    // Gone, or a zombie waiting for its new parent to reap it.
+    let stopped = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+            stat.rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+        })
+    };
+    for _ in 0..1000 {
+        if stopped() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // SAFETY: kill(2) on a pid we started; a stale pid at worst gets ESRCH.
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+    panic!("the orphaned burner {pid} was still running after 10 s");
+}
