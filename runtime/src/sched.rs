@@ -231,6 +231,17 @@ impl Sched {
         crate::trace::global_runq(&locked.runq);
     }
 
+    /// Put a batch at the head of the global queue, in order (Go's
+    /// `globrunqputhead`, for a batch): sleepers whose timers fired. Lock
+    /// held.
+    pub(crate) fn globrunqputhead_batch(&self, locked: &mut Locked, batch: Vec<GRef>) {
+        for g in batch.into_iter().rev() {
+            locked.runq.push_front(g);
+        }
+        self.runqsize.store(locked.runq.len(), Ordering::Release);
+        crate::trace::global_runq(&locked.runq);
+    }
+
     /// Take a fair share of the global queue: one G to run, and up to
     /// `len/gomaxprocs` more moved to `p`'s local queue (Go's `globrunqget`).
     /// `max` caps the number taken (0: no cap). Lock held.
@@ -473,7 +484,7 @@ impl Sched {
             if let Some(when) = p.timers.next() {
                 let now = crate::timers::nanotime();
                 if when <= now {
-                    p.timers.run_due(now, |due| self.fire(due, Some(p)));
+                    self.run_timers(p, Some(p), now);
                 }
             }
 
@@ -607,7 +618,9 @@ impl Sched {
     }
 
     /// Put a dead G on `p`'s free list; move half to the global list when
-    /// the local one grows long (Go's `gfput`).
+    /// the local one grows long (Go's `gfput`). Inlined into the one
+    /// caller, the exit of every goroutine (the spawn row counts it).
+    #[inline]
     pub(crate) fn gfput(&self, p: &mut Owned<'_>, g: GRef) {
         let local = p.local();
         local.gfree.push(g);
@@ -684,25 +697,78 @@ impl Sched {
     /// by a stealing M and by sysmon), readying their goroutines into `p`.
     /// Returns how many fired.
     pub(crate) fn run_all_timers(&'static self, p: Option<&'static P>, now: u64) -> usize {
-        self.allps()
-            .map(|t| t.timers.run_due(now, |due| self.fire(due, p)))
-            .sum()
+        self.allps().map(|t| self.run_timers(t, p, now)).sum()
     }
 
-    /// Act on a due timer, on the scheduler (Go's `runOneTimer`): ready a
-    /// sleeper into `p` (the caller's P, `None` for sysmon), or run a
-    /// timer's function, which readies a receiver or starts a goroutine the
-    /// same way (into the calling M's P). Either way the goroutine it makes
-    /// runnable is counted before the promise is withdrawn (see
-    /// `ready_pending`).
-    fn fire(&'static self, due: Due, p: Option<&'static P>) {
-        match due {
-            Due::Wake(g) => self.ready_pending(g, p),
+    /// Fire the timers of `owner`'s heap due at `now` (Go's `checkTimers`,
+    /// `runOneTimer`), for the M holding `p` (`None`: sysmon). A timer's
+    /// function runs at once (it readies a receiver or starts a goroutine
+    /// into the calling M's P, or globally from sysmon); the sleepers woken
+    /// are readied together afterwards, see [`ready_woken`](Self::ready_woken).
+    /// Returns how many fired.
+    pub(crate) fn run_timers(
+        &'static self,
+        owner: &'static P,
+        p: Option<&'static P>,
+        now: u64,
+    ) -> usize {
+        let mut woken = Vec::new();
+        let fired = owner.timers.run_due(now, |due| match due {
+            Due::Wake(g) => woken.push(g),
             Due::Timer(t) => {
                 t.run();
+                // After the goroutine it readied is runnable (see
+                // `ready_pending`).
                 let prev = self.pending_wakeups.fetch_sub(1, Ordering::SeqCst);
-                debug_assert!(prev > 0, "fire: no pending wakeup");
+                debug_assert!(prev > 0, "run_timers: no pending wakeup");
             }
+        });
+        if !woken.is_empty() {
+            self.ready_woken(woken, p);
+        }
+        fired
+    }
+
+    /// Make the sleepers whose timers just fired runnable, in deadline
+    /// order, ahead of the goroutines that are merely new: the earliest in
+    /// `runnext` of `p` (so the calling M runs it next), the others in
+    /// `p`'s local queue, and what does not fit (or everything, from
+    /// sysmon) at the *head* of the global queue (Go's `globrunqputhead`).
+    /// Then drop their pending count (as `ready_pending`: runnable first).
+    ///
+    /// Where we differ from Go: Go readies each one with `ready(gp, next =
+    /// true)`, so a burst of due timers kicks one another out of `runnext`,
+    /// and once the local queue is full, half of it goes to the *tail* of
+    /// the global queue, behind every goroutine queued there; in a storm of
+    /// 100k new goroutines that sleep, a woken sleeper can wait behind tens
+    /// of thousands of goroutines that have not even started. A sleeper that
+    /// is due is late already; new work can wait a little.
+    fn ready_woken(&'static self, woken: Vec<GRef>, p: Option<&'static P>) {
+        let n = woken.len();
+        for &g in &woken {
+            g.set_status(Status::Waiting, Status::Runnable);
+            crate::trace::ready(g);
+        }
+        match p {
+            Some(p) => {
+                // SAFETY: `p` is the caller's P (see `runqput`).
+                let owned = unsafe { p.owned() };
+                for (i, g) in woken.into_iter().enumerate() {
+                    owned.runqput(g, i == 0, |batch| {
+                        let mut locked = self.lock();
+                        self.globrunqputhead_batch(&mut locked, batch);
+                    });
+                }
+            }
+            None => {
+                let mut locked = self.lock();
+                self.globrunqputhead_batch(&mut locked, woken);
+            }
+        }
+        let prev = self.pending_wakeups.fetch_sub(n, Ordering::SeqCst);
+        debug_assert!(prev >= n, "ready_woken: no pending wakeup");
+        if !(p.is_some() && self.gomaxprocs.load(Ordering::Relaxed) == 1) {
+            self.wakep();
         }
     }
 
@@ -823,11 +889,18 @@ impl Sched {
                 drop(locked);
                 m.note.wakeup();
             }
-            Some(_) => {}
+            Some(_) => drop(locked),
             None => {
                 drop(locked);
                 self.wakep();
             }
+        }
+        // Every P busy: a timer M that wakes finds no P to fire the timer
+        // with, and only sysmon notices if it is late; make sure sysmon
+        // looks in time.
+        #[cfg(not(loom))]
+        if self.npidle.load(Ordering::Relaxed) == 0 {
+            crate::sysmon::kick_for_timer(self, when);
         }
     }
 }
@@ -884,6 +957,9 @@ pub(crate) struct Nap {
     pub(crate) note: Note,
     /// True while sysmon takes a nap longer than its `KICKABLE_DELAY`.
     pub(crate) long: AtomicBool,
+    /// When the current nap ends (`nanotime`), 0 when not napping or when
+    /// a new timer cut the nap short (`sysmon::kick_for_timer`).
+    pub(crate) until: AtomicU64,
 }
 
 impl Nap {
@@ -891,6 +967,7 @@ impl Nap {
         Nap {
             note: Note::new(),
             long: AtomicBool::new(false),
+            until: AtomicU64::new(0),
         }
     }
 }

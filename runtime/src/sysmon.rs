@@ -65,6 +65,25 @@ pub(crate) fn kick_for_syscall(sched: &Sched, p: &P) {
     }
 }
 
+/// A timer due at `when` was added while every P is busy: if sysmon naps
+/// past the moment that timer would be [`TIMER_GRACE`] late, cut the nap
+/// short, so that it looks (and asks the P's goroutine to yield, see
+/// [`run_late_timers`]) in time. Costs one load when sysmon's nap ends in
+/// time. Go does not do this (its sysmon naps up to 10 ms regardless).
+#[cfg(not(loom))]
+pub(crate) fn kick_for_timer(sched: &Sched, when: u64) {
+    let nap = &sched.sysmon_nap;
+    let until = nap.until.load(Ordering::Relaxed);
+    if until > when.saturating_add(TIMER_GRACE.as_nanos() as u64)
+        && nap
+            .until
+            .compare_exchange(until, 0, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        nap.note.wakeup();
+    }
+}
+
 /// Take `p` from its M, which is stuck outside the scheduler with the P in
 /// status `from` (`Syscall`: inside `runtime::syscall`), and give it to
 /// whoever can use it: the step of Go's `retake` that acts, once sysmon's
@@ -144,10 +163,15 @@ fn run(sched: &'static Sched) -> ! {
         delay = crate::schedtrace::sysmon_tick(sched, delay);
         let nap = &sched.sysmon_nap;
         nap.long.store(delay > KICKABLE_DELAY, Ordering::Relaxed);
-        if nap
-            .note
-            .sleep_until(crate::timers::nanotime() + delay.as_nanos() as u64)
-        {
+        let now = crate::timers::nanotime();
+        let until = late_timer_look(sched, now).map_or(now + delay.as_nanos() as u64, |t| {
+            t.min(now + delay.as_nanos() as u64)
+        });
+        nap.until.store(until, Ordering::Relaxed);
+        let woken = nap.note.sleep_until(until);
+        // `kick_for_timer` zeroes `until` before it wakes us.
+        let for_timer = nap.until.swap(0, Ordering::Relaxed) == 0;
+        if woken && !for_timer {
             // Kicked: a syscall may need its P handed off. Look often again.
             idle = 0;
             delay = MIN_DELAY;
@@ -241,13 +265,53 @@ fn preemptone(p: &crate::p::P) {
     }
 }
 
-/// Fire timers that are more than [`TIMER_GRACE`] late: their goroutines go
-/// to the global queue (Go's sysmon starts an M for them instead).
+/// When sysmon should look at the timers again, if sooner than its nap:
+/// when the earliest timer will be [`TIMER_GRACE`] late, if every P is busy
+/// (then only sysmon can notice a timer that is late; with an idle P the
+/// timer M sleeps until it, see `Sched::timer_role`). Go's sysmon naps its
+/// usual 20 us to 10 ms regardless, and a timer due in the middle of a
+/// 10 ms nap is noticed only at its end.
+fn late_timer_look(sched: &Sched, now: u64) -> Option<u64> {
+    if sched.npidle.load(Ordering::Relaxed) > 0 {
+        return None;
+    }
+    let grace = TIMER_GRACE.as_nanos() as u64;
+    let at = sched.next_timer()? + grace;
+    // Already late: `run_late_timers` asked its goroutine to yield. Look
+    // again a grace later, not in a tight loop: a goroutine that makes no
+    // runtime call keeps them late until `FORCE_PREEMPT`.
+    Some(if at > now { at } else { now + grace })
+}
+
+/// Timers more than [`TIMER_GRACE`] late (Go: sysmon only starts an M for
+/// them, when a P is idle; the timers of a P are run by its own M when it
+/// schedules).
+///
+/// A P whose M is running a goroutine fires its timers only at its next
+/// scheduling point: we ask that goroutine to yield (as if its time slice
+/// were over), so the M fires them into its own P, ahead of its queue (see
+/// `Sched::ready_woken`). Firing them here instead would put their
+/// goroutines in the global queue, where the P looks only once its local
+/// queue is empty. Only if the goroutine does not yield (it makes no
+/// runtime call) for [`FORCE_PREEMPT`] do we fire them ourselves, to the
+/// head of the global queue, for any other P to run. Timers of a P that no
+/// M is running (idle, in a syscall, retired) are fired at once.
 fn run_late_timers(sched: &'static Sched) {
     let now = crate::timers::nanotime();
     let grace = TIMER_GRACE.as_nanos() as u64;
-    if sched.next_timer().is_some_and(|t| t + grace <= now) {
-        sched.run_all_timers(None, now);
+    let force = FORCE_PREEMPT.as_nanos() as u64;
+    for p in sched.allps() {
+        let Some(next) = p.timers.next() else {
+            continue;
+        };
+        if next + grace > now {
+            continue;
+        }
+        if p.status() == PStatus::Running && next + force > now {
+            preemptone(p);
+        } else {
+            sched.run_timers(p, None, now);
+        }
     }
 }
 

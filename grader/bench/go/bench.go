@@ -1,6 +1,6 @@
 // The benchmark workloads as Go programs, for the Go column of `just bench`.
 //
-// Usage: bench-go spawn|pingpong|idle|cpu|alive N   (GOMAXPROCS from the environment)
+// Usage: bench-go spawn|pingpong|idle|cpu|alive|timers N   (GOMAXPROCS from the environment)
 //
 // Each workload mirrors the Rust one in ../src/ours.rs line for line and
 // prints the same one-line report: `value=<float> [csw=<int>]`.
@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,7 +23,7 @@ const cpuIters = 40_000_000
 
 func main() {
 	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: bench-go spawn|pingpong|idle|cpu|alive N")
+		fmt.Fprintln(os.Stderr, "usage: bench-go spawn|pingpong|idle|cpu|alive|timers N")
 		os.Exit(2)
 	}
 	n, err := strconv.Atoi(os.Args[2])
@@ -41,6 +42,8 @@ func main() {
 		cpu(n)
 	case "alive":
 		alive(n)
+	case "timers":
+		timers(n)
 	default:
 		fmt.Fprintln(os.Stderr, "unknown workload:", os.Args[1])
 		os.Exit(2)
@@ -166,4 +169,43 @@ func alive(n int) {
 	release.Done()
 	finished.Wait()
 	fmt.Printf("value=%v peak=%d\n", time.Since(t0).Seconds(), peakRSS())
+}
+
+// maxSleepUs and sleepUs match ../src/timer_storm.rs: the same durations.
+const maxSleepUs = 5000
+
+func sleepUs(i uint64) uint64 {
+	z := i + 0x9E3779B97F4A7C15
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+	return (z ^ (z >> 31)) % (maxSleepUs + 1)
+}
+
+// timers: n goroutines sleep a random 0-5 ms at once; median and 99th
+// percentile lateness in microseconds, and the early wake-ups.
+func timers(n int) {
+	late := make([]int64, n)
+	var wg sync.WaitGroup
+	wg.Add(n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			d := time.Duration(sleepUs(uint64(i))) * time.Microsecond
+			deadline := time.Now().Add(d)
+			time.Sleep(d)
+			late[i] = int64(time.Since(deadline))
+			wg.Done()
+		}(i)
+	}
+	wg.Wait()
+	sort.Slice(late, func(a, b int) bool { return late[a] < late[b] })
+	at := func(q float64) float64 {
+		return float64(late[int(float64(n-1)*q+0.5)]) / 1e3
+	}
+	early := 0
+	for _, l := range late {
+		if l < 0 {
+			early++
+		}
+	}
+	fmt.Printf("value=%v p99=%v early=%d\n", at(0.50), at(0.99), early)
 }

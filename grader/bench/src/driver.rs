@@ -76,6 +76,8 @@ impl Imp {
             // rows already show what they pay per live task).
             (Imp::Ours | Imp::Go, Workload::Alive) => Some(n),
             (_, Workload::Alive) => None,
+            // 100k sleeping OS threads: not measured; may: not written.
+            (Imp::Threads | Imp::May, Workload::TimerStorm) => None,
             _ => Some(n),
         }
     }
@@ -100,6 +102,11 @@ enum Derive {
     /// Among CPU burners over without, median of back-to-back pairs: how
     /// much load slows it down.
     Slowdown,
+    /// The median of the child's 99th percentile (timer storm).
+    P99,
+    /// The largest early count over the runs (timer storm): any early
+    /// wake-up in any run shows.
+    Early,
 }
 
 /// One row of the table.
@@ -236,6 +243,7 @@ fn rows(scale: usize) -> Vec<Row> {
     ];
     rows.extend(alive_rows(s));
     rows.extend(busy_rows(scale));
+    rows.extend(timer_rows(scale));
     rows
 }
 
@@ -329,6 +337,62 @@ fn alive_rows(s: impl Fn(usize) -> usize) -> Vec<Row> {
             Derive::PeakMb,
         ),
     ]
+}
+
+/// The timer storm (issue 14, goal 4): 100k goroutines sleep a random
+/// 0–5 ms at once; how late they wake (p50, p99) and how many woke early.
+fn timer_rows(scale: usize) -> Vec<Row> {
+    let n = (100_000 / scale).max(1);
+    let row = |what, unit, procs, derive, target| Row {
+        what,
+        unit,
+        workload: Workload::TimerStorm,
+        n,
+        procs,
+        busy: false,
+        derive,
+        target,
+        go_measured: "",
+    };
+    let mut rows = Vec::new();
+    for procs in [1, 2] {
+        rows.extend([
+            row(
+                if procs == 1 {
+                    "timer storm: 100k goroutines sleep 0–5 ms, p50 lateness, 1 P"
+                } else {
+                    "timer storm: 100k goroutines sleep 0–5 ms, p50 lateness, 2 P"
+                },
+                "µs",
+                procs,
+                Derive::Value,
+                "≤ 1.0× Go",
+            ),
+            row(
+                if procs == 1 {
+                    "timer storm: p99 lateness, 1 P"
+                } else {
+                    "timer storm: p99 lateness, 2 P"
+                },
+                "µs",
+                procs,
+                Derive::P99,
+                "≤ 1.0× Go",
+            ),
+            row(
+                if procs == 1 {
+                    "timer storm: early wake-ups (worst run), 1 P"
+                } else {
+                    "timer storm: early wake-ups (worst run), 2 P"
+                },
+                "timers",
+                procs,
+                Derive::Early,
+                "0",
+            ),
+        ]);
+    }
+    rows
 }
 
 /// Options from the command line.
@@ -575,6 +639,15 @@ fn cell(runner: &mut Runner, imp: Imp, row: &Row) -> Option<f64> {
             runner.speedup(imp, row.workload, n)
         }
         Derive::Slowdown => runner.slowdown(imp, row.workload, n, row.procs),
+        Derive::P99 => {
+            let outs = runner.measure(imp, row.workload, n, row.procs, row.busy)?;
+            let p99: Vec<f64> = outs.iter().filter_map(|o| o.p99).collect();
+            (!p99.is_empty()).then(|| median(p99))
+        }
+        Derive::Early => {
+            let outs = runner.measure(imp, row.workload, n, row.procs, row.busy)?;
+            outs.iter().filter_map(|o| o.early).max().map(|e| e as f64)
+        }
     }
 }
 

@@ -10,7 +10,7 @@
 //! with `child`), so GOMAXPROCS is set per run through the environment, as in
 //! Go, and resident memory starts clean. IMPL is `ours`, `threads`, and with
 //! the `peers` feature `tokio-mt`, `tokio-ct`, `may`; WORKLOAD is `spawn`,
-//! `pingpong`, `idle`, `cpu` or `alive`.
+//! `pingpong`, `idle`, `cpu`, `alive` or `timers`.
 
 mod driver;
 mod load;
@@ -19,6 +19,7 @@ mod may_peer;
 mod measure;
 mod ours;
 mod threads;
+mod timer_storm;
 #[cfg(feature = "peers")]
 mod tokio_peer;
 mod workload;
@@ -78,7 +79,7 @@ pub fn unavailable(w: Workload) -> ! {
 
 fn usage() -> ! {
     eprintln!("usage: bench [--runs N] [--quick] [--only IMPL,...]");
-    eprintln!("       bench child IMPL spawn|pingpong|idle|cpu|alive N");
+    eprintln!("       bench child IMPL spawn|pingpong|idle|cpu|alive|timers N");
     eprintln!("       bench burn [PARENT_PID]");
     std::process::exit(2)
 }

@@ -24,6 +24,7 @@ pub fn main(w: Workload, n: usize) -> ! {
             Workload::Idle => idle(n),
             Workload::Cpu => cpu(n),
             Workload::Alive => alive(n),
+            Workload::TimerStorm => crate::timer_storm::ours(n),
         };
         println!("{}", out.line());
     })

@@ -28,6 +28,9 @@ pub fn main(w: Workload, n: usize) -> ! {
             }
             cpu(n)
         }
+        // A hundred thousand sleeping threads: not what threads are for
+        // (the driver does not ask).
+        Workload::TimerStorm => std::process::exit(crate::EXIT_UNAVAILABLE),
     };
     println!("{}", out.line());
     // Idle threads are still blocked: leave without joining them.

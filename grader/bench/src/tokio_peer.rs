@@ -18,9 +18,12 @@ pub fn main(w: Workload, n: usize, multi: bool) -> ! {
     let rt = if multi {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(procs())
+            .enable_time()
             .build()
     } else {
-        tokio::runtime::Builder::new_current_thread().build()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
     }
     .expect("tokio runtime");
     let out = rt.block_on(async move {
@@ -39,6 +42,7 @@ async fn run(w: Workload, n: usize) -> Outcome {
         Workload::Idle => idle(n).await,
         Workload::Cpu => cpu(n).await,
         Workload::Alive => crate::unavailable(w),
+        Workload::TimerStorm => crate::timer_storm::tokio(n).await,
     }
 }
 

@@ -23,15 +23,20 @@ pub enum Workload {
     /// `n` goroutines alive at once: spawned, all blocked on one WaitGroup,
     /// released, all finished. Wall seconds, and the peak resident size.
     Alive,
+    /// `n` goroutines each sleep a random 0–5 ms at once: median lateness of
+    /// their wake-ups in microseconds, with the 99th percentile and the
+    /// number of early wake-ups (see `timer_storm.rs`).
+    TimerStorm,
 }
 
 /// The workloads, in the order the command line lists them.
-const ALL: [Workload; 5] = [
+const ALL: [Workload; 6] = [
     Workload::Spawn,
     Workload::PingPong,
     Workload::Idle,
     Workload::Cpu,
     Workload::Alive,
+    Workload::TimerStorm,
 ];
 
 /// Iterations of `measure::cpu_work` per goroutine in the CPU workload
@@ -47,6 +52,7 @@ impl Workload {
             Workload::Idle => "idle",
             Workload::Cpu => "cpu",
             Workload::Alive => "alive",
+            Workload::TimerStorm => "timers",
         }
     }
 
@@ -66,6 +72,10 @@ pub struct Outcome {
     /// Peak resident bytes of the whole child (`getrusage`'s `ru_maxrss`;
     /// the alive workload only).
     pub peak: Option<u64>,
+    /// 99th percentile, same unit as `value` (timer storm only).
+    pub p99: Option<f64>,
+    /// Early wake-ups (timer storm only).
+    pub early: Option<u64>,
 }
 
 impl Outcome {
@@ -86,6 +96,12 @@ impl Outcome {
         if let Some(p) = self.peak {
             line += &format!(" peak={p}");
         }
+        if let Some(p) = self.p99 {
+            line += &format!(" p99={p}");
+        }
+        if let Some(e) = self.early {
+            line += &format!(" early={e}");
+        }
         line
     }
 
@@ -102,6 +118,8 @@ impl Outcome {
                 }
                 "csw" => out.csw = Some(v.parse().ok()?),
                 "peak" => out.peak = Some(v.parse().ok()?),
+                "p99" => out.p99 = Some(v.parse().ok()?),
+                "early" => out.early = Some(v.parse().ok()?),
                 _ => {}
             }
         }
@@ -118,17 +136,24 @@ mod tests {
         let o = Outcome {
             value: 12.5,
             csw: Some(7),
-            peak: None,
+            ..Outcome::default()
         };
         assert_eq!(Outcome::parse(&o.line()), Some(o));
         let o = Outcome {
             value: 2.5,
-            csw: None,
             peak: Some(2_670_000_000),
+            ..Outcome::default()
         };
         assert_eq!(Outcome::parse(&o.line()), Some(o));
         let o = Outcome {
             value: 3.0,
+            ..Outcome::default()
+        };
+        assert_eq!(Outcome::parse(&o.line()), Some(o));
+        let o = Outcome {
+            value: 40.5,
+            p99: Some(812.25),
+            early: Some(0),
             ..Outcome::default()
         };
         assert_eq!(Outcome::parse(&o.line()), Some(o));
