@@ -34,6 +34,7 @@ BITES=(
     "exitsyscall_no_cas|loom_syscall|exitsyscall_races_retake|on the idle list, once|acquirep: P not idle|Causality violation"
     "shrink_kills_handoff|loom_gomaxprocs|shrink_races_exitsyscall_and_retake|acquirep: P not idle|on a destroyed P"
     "timer_add_no_wake|loom_timers|earlier_timer_wakes_the_timer_m|deadlock; threads"
+    "timer_stop_check_then_store|loom_timers|stop_races_firing_and_exactly_one_wins|stop_timer: no pending wakeup|the function ran 1x and stop returned true"
     "deadlock_ignores_timers|loom_deadlock|never_fires_while_a_timer_is_pending|deadlock detector fired wrongly"
     "checkdead_misses_self|loom_deadlock|fires_when_every_goroutine_is_blocked|deadlock; threads"
     "mutex_unlock_no_wake|loom_sync|mutex_excludes_and_wakes_waiters|deadlock; threads"

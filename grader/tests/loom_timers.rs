@@ -21,10 +21,14 @@
 //! early (a G runs only once the clock reached its deadline), none fires
 //! twice (each G runs exactly once), and the timer M is woken for an earlier
 //! deadline (else the earlier timer fires only at the later one: late).
+//! And cancellation: a stop racing with the firing of the same timer,
+//! exactly one wins (see `stop_races_firing_and_exactly_one_wins`).
 //!
 //! Seeded bugs that these models catch (see `grader/loom-bite.sh`):
 //! `timer_add_no_wake` (adding an earlier timer does not wake the M sleeping
-//! until a later one).
+//! until a later one); `timer_stop_check_then_store` (a stop that checks the
+//! armed bit and then stores instead of one compare-and-swap: a firing in
+//! between runs the function and the stop still says it stopped it).
 #![cfg(loom)]
 
 mod loom_support;
@@ -152,5 +156,45 @@ fn earlier_timer_wakes_the_timer_m() {
         let runs: Vec<usize> = w.runs.iter().map(|r| r.load(Ordering::Relaxed)).collect();
         assert_eq!(runs, [1, 1], "each timer fires exactly once");
         assert!(rt::deadlock_report(w.sched).is_none());
+    });
+}
+
+/// Cancellation (`time::Timer::stop`, Go's `deltimer`) racing with the
+/// firing of the same timer by its P's M (`run_timers`, Go's
+/// `runOneTimer`): exactly one of them wins. Either the stop reports `true`
+/// and the function never runs, or it reports `false` and the function ran
+/// once; and the timer's pending wake-up is withdrawn exactly once, so the
+/// deadlock detector's count ends at 0 (a stopped timer still counted would
+/// keep a deadlocked program from being reported; one withdrawn twice would
+/// report a live one).
+#[test]
+fn stop_races_firing_and_exactly_one_wins() {
+    loom_support::check("timers: stop races firing, exactly one wins", || {
+        let sched = rt::new_sched();
+        sched.procresize(1);
+        let m = rt::new_m(sched);
+        let p = rt::acquire_idle_p(sched, m);
+        let fired = Arc::new(loom::sync::atomic::AtomicUsize::new(0));
+        let counter = fired.clone();
+        let timer = rt::timer_new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        assert!(!rt::timer_start(sched, p, &timer, EARLY), "a new timer");
+        // The M holding the P fires the timer, due now.
+        let firing = thread::spawn(move || rt::run_timers(sched, p, EARLY));
+        let stopped = rt::timer_stop(sched, &timer);
+        let ran = firing.join().unwrap();
+        let fired = fired.load(Ordering::SeqCst);
+        assert_eq!(
+            fired + usize::from(stopped),
+            1,
+            "the function ran {fired}x and stop returned {stopped}"
+        );
+        assert_eq!(ran, fired, "run_timers counts what it fired");
+        assert_eq!(
+            rt::pending_wakeups(sched),
+            0,
+            "the promise is withdrawn once"
+        );
     });
 }

@@ -229,3 +229,34 @@ pub fn advance_clock(sched: &Sched, t: u64) {
         }
     }
 }
+
+/// A stoppable timer (the core of `time::Timer`: `timers::RTimer`) whose
+/// function is `f`, run by whoever fires it.
+pub struct Timer(crate::sync_facade::Arc<crate::timers::RTimer>);
+
+/// A new, unarmed timer.
+pub fn timer_new(f: impl Fn() + Send + Sync + 'static) -> Timer {
+    Timer(crate::timers::RTimer::new(Box::new(f)))
+}
+
+/// Arm `t` on `p`'s heap to fire at `when` (`Timer::new`, `Timer::reset`):
+/// whether it was armed before.
+pub fn timer_start(sched: &'static Sched, p: &'static P, t: &Timer, when: u64) -> bool {
+    sched.start_timer_on(p, &t.0, when)
+}
+
+/// Stop `t` (`Timer::stop`): whether it was armed, i.e. will not fire.
+pub fn timer_stop(sched: &'static Sched, t: &Timer) -> bool {
+    sched.stop_timer(&t.0)
+}
+
+/// Fire `p`'s timers due at `now`, as its M does in `find_runnable`;
+/// returns how many fired.
+pub fn run_timers(sched: &'static Sched, p: &'static P, now: u64) -> usize {
+    sched.run_timers(p, Some(p), now)
+}
+
+/// Timers armed (and sleepers asleep) that the deadlock detector counts.
+pub fn pending_wakeups(sched: &Sched) -> usize {
+    sched.pending_wakeups.load(Ordering::SeqCst)
+}

@@ -781,10 +781,16 @@ impl Sched {
     /// deadlock detector never sees an armed timer uncounted; re-arming an
     /// armed timer keeps its one promise.
     pub(crate) fn start_timer(&'static self, t: &Arc<RTimer>, when: u64) -> bool {
-        let heap = match crate::m::current_p().or_else(|| self.p(0)) {
-            Some(p) => &p.timers,
+        match crate::m::current_p().or_else(|| self.p(0)) {
+            Some(p) => self.start_timer_on(p, t, when),
             None => unreachable!("start_timer: the runtime has no P"),
-        };
+        }
+    }
+
+    /// [`start_timer`](Self::start_timer) on `p`'s heap (a loom model names
+    /// the P; its threads are no Ms).
+    pub(crate) fn start_timer_on(&'static self, p: &'static P, t: &Arc<RTimer>, when: u64) -> bool {
+        let heap = &p.timers;
         self.add_pending_wakeup();
         let was_armed = RTimer::arm(t, heap, when);
         if was_armed {

@@ -42,6 +42,12 @@ use crate::sync_facade::{lock, Arc, AtomicRef, AtomicU64, Mutex, MutexGuard, Ord
 
 pub(crate) use crate::sync_facade::clock::nanotime;
 
+/// Seeded bug for the loom suite: `disarm` checks the armed bit and then
+/// stores the disarmed state, instead of one compare-and-swap. A firing
+/// that claims the timer in between runs its function, and the stop still
+/// reports `true`: the caller believes it stopped a timer that fired.
+const DISARM_BY_CAS: bool = !cfg!(loom_seeded_bugs = "timer_stop_check_then_store");
+
 /// What an entry does when due.
 enum What {
     /// Ready this sleeping goroutine.
@@ -331,6 +337,10 @@ impl RTimer {
                 return false;
             }
             let next = ((cur >> 1) + 1) << 1;
+            if !DISARM_BY_CAS {
+                self.state.store(next, Ordering::Release);
+                break;
+            }
             match self
                 .state
                 .compare_exchange(cur, next, Ordering::AcqRel, Ordering::Acquire)
