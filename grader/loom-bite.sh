@@ -32,6 +32,7 @@ BITES=(
     "select_claim_no_cas|loom_select|close_wakes_every_select_and_no_value_is_lost|value lost or received twice"
     "select_lock_case_order|loom_select|select_meets_select_while_close_races|deadlock; threads"
     "exitsyscall_no_cas|loom_syscall|exitsyscall_races_retake|on the idle list, once|acquirep: P not idle|Causality violation"
+    "implicit_no_recheck|loom_implicit_syscall|sysmon_claim_races_runtime_entry|bad status transition|Causality violation|acquirep: P not idle|on the idle list, once"
     "shrink_kills_handoff|loom_gomaxprocs|shrink_races_exitsyscall_and_retake|acquirep: P not idle|on a destroyed P"
     "timer_add_no_wake|loom_timers|earlier_timer_wakes_the_timer_m|deadlock; threads"
     "timer_stop_check_then_store|loom_timers|stop_races_firing_and_exactly_one_wins|stop_timer: no pending wakeup|the function ran 1x and stop returned true"

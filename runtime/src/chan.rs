@@ -30,7 +30,8 @@
 //! this very code.
 
 use crate::g::WaitReason;
-use crate::park::{park_unlock, preempt_point, Waiter};
+use crate::implicit_syscall::enter_and_preempt;
+use crate::park::{park_unlock, Waiter};
 use crate::sudog::{Sudog, WaitQ};
 use crate::sync_facade::{Arc, SpinGuard, SpinLock, UnsafeCell};
 use std::collections::VecDeque;
@@ -291,7 +292,7 @@ impl<T: Send> Chan<T> {
     #[doc(alias = "chansend")]
     #[track_caller]
     pub fn send(&self, v: T) {
-        preempt_point();
+        let rt = enter_and_preempt();
         let c = &*self.c;
         let mut mine: Option<Sudog<T>> = None;
         let guard = c.lock.lock();
@@ -299,7 +300,7 @@ impl<T: Send> Chan<T> {
             st.try_send(v, c.cap).map_err(|fail| match fail {
                 SendFail::Full(v) => {
                     // Block: our sudog, on our stack, carries the value.
-                    let sg = mine.insert(Sudog::new(Waiter::current(), Some(v)));
+                    let sg = mine.insert(Sudog::new(Waiter::of(rt.g()), Some(v)));
                     // SAFETY: `sg` lives in this frame, which stays put until
                     // we are woken, and whoever wakes us unlinks it first.
                     unsafe { st.sendq.enqueue(sg) };
@@ -345,13 +346,13 @@ impl<T: Send> Chan<T> {
     #[doc(alias = "chanrecv")]
     #[track_caller]
     pub fn recv(&self) -> Option<T> {
-        preempt_point();
+        let rt = enter_and_preempt();
         let c = &*self.c;
         let mut mine: Option<Sudog<T>> = None;
         let guard = c.lock.lock();
         let r = c.with_state(&guard, |st| {
             st.try_recv(c.cap).inspect_err(|()| {
-                let sg = mine.insert(Sudog::new(Waiter::current(), None));
+                let sg = mine.insert(Sudog::new(Waiter::of(rt.g()), None));
                 // SAFETY: as in `send`.
                 unsafe { st.recvq.enqueue(sg) };
             })
@@ -390,7 +391,7 @@ impl<T: Send> Chan<T> {
     #[doc(alias = "selectnbsend")]
     #[track_caller]
     pub fn try_send(&self, v: T) -> Result<(), T> {
-        preempt_point();
+        let _rt = enter_and_preempt();
         let c = &*self.c;
         let guard = c.lock.lock();
         let r = c.with_state(&guard, |st| st.try_send(v, c.cap));
@@ -448,7 +449,7 @@ impl<T: Send> Chan<T> {
     #[doc(alias = "selectnbrecv")]
     #[allow(clippy::result_unit_err)]
     pub fn try_recv(&self) -> Result<Option<T>, ()> {
-        preempt_point();
+        let _rt = enter_and_preempt();
         let c = &*self.c;
         let guard = c.lock.lock();
         let r = c.with_state(&guard, |st| st.try_recv(c.cap));
@@ -476,7 +477,7 @@ impl<T: Send> Chan<T> {
     #[doc(alias = "closechan")]
     #[track_caller]
     pub fn close(&self) {
-        preempt_point();
+        let _rt = enter_and_preempt();
         let c = &*self.c;
         let guard = c.lock.lock();
         // Unlink every waiter under the lock, chaining them through a local

@@ -38,15 +38,44 @@ pub(crate) fn write_stderr(text: &str) {
     let _ = err.flush();
 }
 
+/// Write `text` to stderr with plain `write(2)` calls, bypassing std's
+/// stderr lock: for sysmon, which must not wait on a lock a blocked
+/// goroutine may hold.
+pub(crate) fn write_stderr_raw(text: &str) {
+    let mut bytes = text.as_bytes();
+    while !bytes.is_empty() {
+        // SAFETY: writing from a valid slice to fd 2.
+        let n = unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
+        if n <= 0 {
+            if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return;
+        }
+        bytes = &bytes[n as usize..];
+    }
+}
+
 /// Print `fatal error: <msg>` and exit with status 2 (Go's `throw`).
 pub fn throw(msg: &str) -> ! {
     write_stderr(&format!("fatal error: {msg}\n"));
     exit(EXIT_FATAL)
 }
 
+/// Set once the process is ending (see [`exit`]).
+static EXITING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Is the process ending? Its last goroutine then waits, blocked in the
+/// kernel, for the thread that ends it: sysmon must not take that for a
+/// goroutine blocked in its own code (`implicit_syscall.rs`).
+pub(crate) fn exiting() -> bool {
+    EXITING.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// End the process now, without running other threads' code: like Go's
 /// `exit`, which does not wait for goroutines. The exit hooks run first.
 pub fn exit(code: i32) -> ! {
+    EXITING.store(true, std::sync::atomic::Ordering::Relaxed);
     // Copy the list and let go of the lock before running the hooks: a hook
     // that fails ends up here again (a panic inside it reaches the panic
     // hook, which exits) and must not wait for itself.

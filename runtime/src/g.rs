@@ -143,6 +143,13 @@ pub struct G {
     /// If set, a panic in this G is handed to `block_on`'s caller instead of
     /// ending the program.
     pub(crate) catches_panics: AtomicBool,
+    /// True while the G runs its own code, outside every runtime section:
+    /// the only time sysmon may take its P because its thread blocked (see
+    /// `implicit_syscall.rs`, which owns this field and the next).
+    pub(crate) in_user: AtomicBool,
+    /// Where sysmon is in taking this G's P away (`implicit_syscall.rs`):
+    /// nothing, looking, converting, or done.
+    pub(crate) handoff: AtomicU8,
     /// A [`WaitReason`] as `u8`, valid while `Waiting`.
     wait_reason: AtomicU8,
     /// The user's source line that blocked (from `#[track_caller]`).
@@ -195,6 +202,8 @@ impl G {
             status: AtomicU8::new(Status::Free as u8),
             preempt: AtomicBool::new(false),
             catches_panics: AtomicBool::new(false),
+            in_user: AtomicBool::new(false),
+            handoff: AtomicU8::new(0),
             wait_reason: AtomicU8::new(WaitReason::None as u8),
             wait_location: AtomicRef::none(),
             created_at: AtomicRef::none(),
@@ -387,6 +396,18 @@ mod coro {
         std::process::abort()
     }
 
+    /// What a goroutine whose function returned or panicked does when
+    /// sysmon was taking, or took, its P while the function blocked its
+    /// thread: settle that and get a P back (`implicit_syscall.rs`).
+    /// Injected by `proc` at start-up, like [`set_on_panic`].
+    static ON_LOST_P: std::sync::OnceLock<fn(GRef)> = std::sync::OnceLock::new();
+
+    /// Set how a goroutine whose function ended gets its P back (once, at
+    /// start-up).
+    pub(crate) fn set_on_lost_p(f: fn(GRef)) {
+        let _ = ON_LOST_P.set(f);
+    }
+
     /// A running or suspended goroutine: its code, on its own stack.
     pub(crate) type Coro = Coroutine<(), Yield, (), Stack>;
 
@@ -465,7 +486,20 @@ mod coro {
                 // Go's `recover`). One that gets here, to the top of the
                 // goroutine, ends the program (Go's `fatalpanic`).
                 let run = std::panic::AssertUnwindSafe(|| start.call());
-                if std::panic::catch_unwind(run).is_err() {
+                // The goroutine's own code starts: sysmon may hand off its P
+                // if it blocks its thread (see `implicit_syscall.rs`).
+                g.in_user.store(true, std::sync::atomic::Ordering::Release);
+                let result = std::panic::catch_unwind(run);
+                // Back in the runtime for good: `implicit_syscall::enter`'s
+                // fast path, spelled out here (this file sits below it).
+                g.in_user.store(false, std::sync::atomic::Ordering::Relaxed);
+                std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+                if g.handoff.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+                    if let Some(on_lost_p) = ON_LOST_P.get() {
+                        on_lost_p(g);
+                    }
+                }
+                if result.is_err() {
                     let on_panic = ON_PANIC.get().copied().unwrap_or(abort_unreported);
                     on_panic(g);
                 }

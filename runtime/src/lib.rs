@@ -29,6 +29,7 @@
 //! | `select.rs` | `select!`: random poll order, lock in address order, park on every channel, first to fire wins |
 //! | `timers.rs`, `time.rs` | per-P timer heaps, stoppable timers (dead entries dropped lazily); `time::sleep` parks, `after`/`Timer`/`after_func` fire from the scheduler, an idle M sleeps only until the next timer |
 //! | `syscall.rs` | blocking calls: the P is handed to another M while the thread is in the kernel |
+//! | `implicit_syscall.rs` | a thread blocked outside the runtime (a std lock, `std::thread::sleep`): sysmon hands its P off as from a syscall; runtime sections, and the `membarrier` handshake that keeps their entry to plain loads and stores |
 //! | `sync/mod.rs`, `sync/waitgroup.rs` | `WaitGroup` |
 //! | `sync/mutex.rs`, `sync/rwmutex.rs`, `sync/once.rs`, `sync/cond.rs` | Go's `sync`: Mutex, RWMutex, Once/OnceLock/LazyLock, Cond, parking the goroutine |
 //! | `goroutine_local.rs` | `goroutine_local!`: per-goroutine values that survive a move to another M |
@@ -81,7 +82,9 @@
 //! runtime call.
 //!
 //! **Inside goroutines use [`sync`], not `std::sync`**: std's locks block the
-//! OS thread, ours park the goroutine.
+//! OS thread, ours park the goroutine. (A goroutine that blocks its thread
+//! anyway loses its P to another thread after a time slice, and sysmon says
+//! so once on stderr: `implicit_syscall.rs`.)
 
 #![warn(missing_docs)]
 // Every `unsafe` block says why it is sound (smol's `async-executor` does the
@@ -96,6 +99,7 @@ pub mod deadlock;
 mod fatal;
 pub mod g;
 mod idle;
+mod implicit_syscall;
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod loom_api;

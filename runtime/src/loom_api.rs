@@ -260,3 +260,43 @@ pub fn run_timers(sched: &'static Sched, p: &'static P, now: u64) -> usize {
 pub fn pending_wakeups(sched: &Sched) -> usize {
     sched.pending_wakeups.load(Ordering::SeqCst)
 }
+
+/// `g`, running on `p`, starts running its own code (`gostart`, or the
+/// end of its outermost runtime section): from here on sysmon may take its
+/// P if its thread blocks (`implicit_syscall.rs`). Marks `g` as `p`'s
+/// current goroutine, as `execute` does.
+pub fn run_user_code(p: &P, g: GRef) {
+    p.curg.store(Some(g), Ordering::Release);
+    g.in_user.store(true, Ordering::Release);
+}
+
+/// `g`, running on `m`, enters the runtime (a channel operation, a
+/// preemption point): the fast side of the hand-off handshake. `true` if
+/// `g` still owns its P; `false` if sysmon took it: then `m` has let go of
+/// the P, returned in the second field, and `g` is in `Syscall` status,
+/// for the model to call [`exitsyscall`] with.
+pub fn enter_runtime(m: &'static M, g: GRef) -> (bool, Option<&'static P>) {
+    let mut oldp = None;
+    let section = crate::implicit_syscall::enter_then(g, |_| {
+        oldp = Some(crate::implicit_syscall::let_go_of_p(m));
+    });
+    // The model's G stays in the runtime from here on.
+    std::mem::forget(section);
+    (oldp.is_none(), oldp)
+}
+
+/// sysmon's claim on `g`, running on `p` and (the model says) blocked in
+/// the kernel for a whole time slice (`implicit_syscall::claim`), with a
+/// SeqCst fence standing in for `membarrier`. `true`: `g` and `p` are in
+/// `Syscall` status; hand the P off with [`retake`].
+pub fn claim_blocked(g: GRef, p: &P) -> bool {
+    crate::implicit_syscall::claim(
+        g,
+        p,
+        || {
+            crate::sync_facade::fence(Ordering::SeqCst);
+            true
+        },
+        || true,
+    )
+}

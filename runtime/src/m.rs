@@ -38,6 +38,10 @@ pub struct M {
     p: AtomicRef<P>,
     /// The G running on this M, if any (Go's `m.curg`).
     curg: AtomicRef<G>,
+    /// This M's OS thread ([`crate::os::OsThread::to_raw`]; 0 until it
+    /// runs), copied into each P it acquires so that sysmon can ask the
+    /// kernel whether the thread is blocked (see `implicit_syscall.rs`).
+    os_thread: std::sync::atomic::AtomicU64,
     /// Random state for the stealing order. Only this M touches it, so it is
     /// not part of the modelled synchronization.
     rand: std::sync::atomic::AtomicU32,
@@ -53,6 +57,7 @@ impl M {
             spinning: AtomicBool::new(false),
             p: AtomicRef::none(),
             curg: AtomicRef::none(),
+            os_thread: std::sync::atomic::AtomicU64::new(0),
             rand: std::sync::atomic::AtomicU32::new((id as u32).wrapping_mul(0x9E37_79B9) | 1),
         }
     }
@@ -90,6 +95,21 @@ impl M {
 
     pub(crate) fn set_curg(&self, g: Option<GRef>) {
         self.curg.store(g, Ordering::Release);
+    }
+
+    /// This M's OS thread as a number (0: not known), see
+    /// [`crate::os::OsThread::to_raw`].
+    pub(crate) fn os_thread(&self) -> u64 {
+        self.os_thread.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Record the calling OS thread as this M's (at its start).
+    #[cfg(not(loom))]
+    fn set_os_thread(&self) {
+        self.os_thread.store(
+            crate::os::current_thread().to_raw(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// xorshift32 (Go's `fastrand`, simplified).
@@ -181,6 +201,7 @@ mod thread {
         let id = sched.mnext.fetch_add(1, Ordering::Relaxed);
         let m: &'static M = Box::leak(Box::new(M::new(id)));
         sched.lock().mcount += 1;
+        m.set_os_thread();
         CURRENT_M.with(|c| c.set(m));
         crate::signal::on_new_m();
         crate::sigquit::on_new_m();
@@ -189,6 +210,7 @@ mod thread {
 
     /// Body of an M's OS thread (Go's `mstart`).
     fn mstart(sched: &'static Sched, m: &'static M) -> ! {
+        m.set_os_thread();
         CURRENT_M.with(|c| c.set(m));
         crate::signal::on_new_m();
         crate::sigquit::on_new_m();

@@ -54,7 +54,15 @@ pub struct P {
     /// (Go's `p.schedtick`); sysmon watches it to find long runners.
     pub(crate) schedtick: AtomicU32,
     /// The G currently running on this P, for sysmon's `preemptone`.
+    /// Cleared whenever the P leaves its M (`releasep`, sysmon's retake), so
+    /// that a `Running` P never names a goroutine that runs elsewhere.
     pub(crate) curg: AtomicRef<G>,
+    /// The OS thread of the M that holds this P (`OsThread::to_raw`; Go
+    /// keeps `p.m`, the M itself), for sysmon to ask the kernel whether it
+    /// is blocked (see `implicit_syscall.rs`). Diagnostic-grade: a plain
+    /// std atomic loom does not model; sysmon trusts it only once the G
+    /// running on this P is frozen in its own code.
+    pub(crate) thread: std::sync::atomic::AtomicU64,
     /// Incremented on every system call entered on this P (Go's
     /// `p.syscalltick`); sysmon retakes a P only after seeing the same
     /// syscall twice, so a short syscall keeps its P.
@@ -75,6 +83,7 @@ impl P {
             runq: LocalQueue::new(),
             schedtick: AtomicU32::new(0),
             curg: AtomicRef::none(),
+            thread: std::sync::atomic::AtomicU64::new(0),
             syscalltick: AtomicU32::new(0),
             timers: crate::timers::Timers::new(),
             local: PLocalCell::new(),

@@ -70,7 +70,14 @@ impl Waiter {
     /// see it (where Go would report a deadlock inside a deferred call, we
     /// wait).
     pub fn current() -> Waiter {
-        if let Some(g) = crate::m::current_g() {
+        Waiter::of(crate::m::current_g())
+    }
+
+    /// [`Waiter::current`] for the running goroutine `g` (`None`: a plain
+    /// thread), already looked up by the caller's runtime section.
+    #[inline]
+    pub(crate) fn of(g: Option<GRef>) -> Waiter {
+        if let Some(g) = g {
             if !std::thread::panicking() {
                 return Waiter::G(g);
             }

@@ -17,6 +17,12 @@ use std::fmt::Write as _;
 /// Write formatted text to stdout in one `write(2)` and reach a preemption
 /// point. Used by [`print!`](crate::print!) and [`println!`](crate::println!).
 pub fn print_fmt(args: std::fmt::Arguments<'_>) {
+    // The write is the runtime's: if stdout blocks (a full pipe), the P
+    // stays with this goroutine, as it did before sysmon learnt to hand off
+    // the P of a goroutine blocked in its own code (`implicit_syscall.rs`).
+    // (Go's write is a system call, which would hand it off after 20 us;
+    // a print is not worth `runtime::syscall`'s cost.)
+    let rt = crate::implicit_syscall::enter();
     match args.as_str() {
         Some(s) => write_stdout(s.as_bytes()),
         None => {
@@ -25,6 +31,7 @@ pub fn print_fmt(args: std::fmt::Arguments<'_>) {
             write_stdout(buf.as_bytes());
         }
     }
+    drop(rt);
     crate::proc::preempt_point();
 }
 

@@ -27,9 +27,11 @@ static INIT: Once = Once::new();
 pub(crate) fn sched() -> &'static Sched {
     INIT.call_once(|| {
         let sched: &'static Sched = &SCHED;
+        sched.set_global();
         crate::schedtrace::init();
         crate::trace::init(sched);
         crate::g::set_on_panic(goroutine_panicked);
+        crate::g::set_on_lost_p(crate::implicit_syscall::settle_at_return);
         crate::traceback::set_world(|| {
             let allgs = crate::sync_facade::lock(&sched_unchecked().allgs).clone();
             (allgs, crate::sigquit::capture_running())
@@ -40,6 +42,12 @@ pub(crate) fn sched() -> &'static Sched {
         crate::signal::install(|| current_g().map_or(0, |g| g.goid()));
         crate::sigquit::install();
         install_panic_hook();
+        crate::implicit_syscall::install(crate::implicit_syscall::Hooks {
+            preempt: preempt_g,
+            exitsyscall: crate::syscall::exitsyscall,
+        });
+        crate::implicit_syscall::init();
+        crate::sysmon::set_retake_blocked(crate::implicit_syscall::retake_blocked);
         crate::sysmon::start(sched);
     });
     &SCHED
@@ -168,13 +176,17 @@ where
     F: FnOnce() + Send + 'static,
 {
     let sched = sched();
-    let parent = current_g().map_or(0, |g| g.goid());
+    // Uses the caller's P (its free Gs, its run queue).
+    let rt = crate::implicit_syscall::enter();
+    let parent = rt.g().map_or(0, |g| g.goid());
     let p = current_p();
     let g = newproc(sched, p, f, parent, at, creator_pc);
     g.catches_panics.store(catches_panics, Ordering::Relaxed);
     sched.runqput(g, p);
     crate::trace::event(crate::trace::Event::Go { g });
-    preempt_point();
+    if let Some(me) = rt.g() {
+        preempt_g(me);
+    }
     g
 }
 
@@ -182,6 +194,7 @@ where
 /// and others run (Go's `runtime.Gosched`). Outside a goroutine, yields the
 /// OS thread.
 pub fn gosched() {
+    let _rt = crate::implicit_syscall::enter();
     match current_g() {
         Some(g) if g.status() == Status::Syscall => throw("gosched inside runtime::syscall"),
         // Unwinding from a panic: stay on this thread (see `preempt_point`).
@@ -213,6 +226,7 @@ pub fn gomaxprocs(n: usize) -> usize {
     if n == 0 {
         return sched.gomaxprocs();
     }
+    let _rt = crate::implicit_syscall::enter();
     let old = sched.set_gomaxprocs(n);
     // If our own P was just retired, move to a live one.
     if let (Some(_), Some(p)) = (current_g(), current_p()) {
@@ -375,6 +389,7 @@ pub(crate) fn gopark<U: FnOnce()>(
             reason.as_str()
         ));
     }
+    crate::implicit_syscall::assert_in_section(g);
     g.set_wait(reason, at);
     let mut unlock = Some(unlock);
     let mut call = move || {
@@ -394,26 +409,52 @@ pub(crate) fn gopark<U: FnOnce()>(
 #[inline]
 pub(crate) fn goready(g: GRef) {
     debug_assert_eq!(g.status(), Status::Waiting);
+    if cfg!(debug_assertions) {
+        if let Some(me) = current_g() {
+            crate::implicit_syscall::assert_in_section(me);
+        }
+    }
     sched().ready(g, current_p());
 }
 
 /// A preemption point: if sysmon asked the running goroutine to yield, yield
-/// now (Go's stack-guard check in function prologues, made explicit).
+/// now (Go's stack-guard check in function prologues, made explicit). It is
+/// also a runtime entry (see `implicit_syscall.rs`): a goroutine whose P
+/// sysmon took while its thread blocked gets one back here.
 #[inline]
 pub fn preempt_point() {
     if let Some(g) = current_g() {
-        // Inside `runtime::syscall` the goroutine has no P to yield: it
-        // keeps the request for after the call.
-        // Nor does a goroutine that is unwinding from a panic: it must not
-        // change threads before `catch_unwind` ends the panic (std counts
-        // panics per thread; see `Waiter::current`).
-        if g.preempt.load(Ordering::Relaxed)
-            && g.status() != Status::Syscall
-            && !std::thread::panicking()
-            && g.preempt.swap(false, Ordering::AcqRel)
-        {
-            switch_to_scheduler(g, Yield::Preempted);
+        if g.preempt.load(Ordering::Relaxed) {
+            preempt_requested(g);
         }
+    }
+}
+
+/// A preemption point was asked to yield: yield inside a runtime section
+/// (the switch hands the P to the scheduler, so the P must be ours; see
+/// `implicit_syscall.rs`).
+#[cold]
+#[inline(never)]
+fn preempt_requested(g: GRef) {
+    let _rt = crate::implicit_syscall::enter_as(g);
+    preempt_g(g);
+}
+
+/// The preemption check of [`preempt_point`] for `g`, the running
+/// goroutine, inside a runtime section.
+#[inline]
+pub(crate) fn preempt_g(g: GRef) {
+    // Inside `runtime::syscall` the goroutine has no P to yield: it
+    // keeps the request for after the call.
+    // Nor does a goroutine that is unwinding from a panic: it must not
+    // change threads before `catch_unwind` ends the panic (std counts
+    // panics per thread; see `Waiter::current`).
+    if g.preempt.load(Ordering::Relaxed)
+        && g.status() != Status::Syscall
+        && !std::thread::panicking()
+        && g.preempt.swap(false, Ordering::AcqRel)
+    {
+        switch_to_scheduler(g, Yield::Preempted);
     }
 }
 
@@ -450,6 +491,11 @@ fn install_panic_hook() {
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
+            // Writing the report is the runtime's work, however long it
+            // takes (symbolizing reads the debug info): a runtime section,
+            // so sysmon does not hand the P off meanwhile as if the
+            // goroutine blocked in its own code (`implicit_syscall.rs`).
+            let _rt = crate::implicit_syscall::enter();
             match current_g() {
                 // The root of `block_on`: its caller receives the panic.
                 Some(g) if g.catches_panics.load(Ordering::Relaxed) => previous(info),

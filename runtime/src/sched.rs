@@ -89,6 +89,27 @@ pub struct Sched {
     pub(crate) sysmon_nap: Nap,
 }
 
+/// The process's scheduler, registered by `proc` when it starts it: for
+/// the code below `proc` that runs on a goroutine's stack and needs it
+/// (`syscall.rs`, whose `exitsyscall` `implicit_syscall.rs` also calls), so
+/// that it need not import the layer that starts programs.
+#[cfg(not(loom))]
+static GLOBAL: std::sync::OnceLock<&'static Sched> = std::sync::OnceLock::new();
+
+#[cfg(not(loom))]
+impl Sched {
+    /// Register `self` as the process's scheduler (once, at start-up).
+    pub(crate) fn set_global(&'static self) {
+        let _ = GLOBAL.set(self);
+    }
+
+    /// The process's scheduler; only code that runs once it started (on a
+    /// goroutine) calls this.
+    pub(crate) fn global() -> &'static Sched {
+        GLOBAL.get().expect("the scheduler is started")
+    }
+}
+
 impl Default for Sched {
     fn default() -> Self {
         Self::new()
@@ -305,6 +326,8 @@ impl Sched {
     /// Bind `p` to `m` (Go's `acquirep`).
     pub(crate) fn acquirep(&self, m: &M, p: &'static P) {
         debug_assert_eq!(p.status(), PStatus::Idle, "acquirep: P not idle");
+        p.thread
+            .store(m.os_thread(), std::sync::atomic::Ordering::Relaxed);
         p.set_status(PStatus::Running);
         m.set_p(Some(p));
     }
@@ -312,6 +335,7 @@ impl Sched {
     /// Unbind `m`'s P and return it (Go's `releasep`).
     pub(crate) fn releasep(&self, m: &M) -> &'static P {
         let p = m.p().expect("releasep: M has no P");
+        p.curg.store(None, Ordering::Release);
         m.set_p(None);
         p
     }

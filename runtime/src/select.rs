@@ -22,7 +22,8 @@
 
 use crate::chan::{Chan, HChan, SendFail};
 use crate::g::WaitReason;
-use crate::park::{park_unlock, preempt_point, Waiter};
+use crate::implicit_syscall::enter_and_preempt;
+use crate::park::{park_unlock, Waiter};
 use crate::sudog::{SelectDone, Sudog};
 use crate::sync_facade::SpinGuard;
 
@@ -191,8 +192,8 @@ macro_rules! select {
 #[doc(hidden)]
 #[track_caller]
 pub fn block() -> ! {
-    preempt_point();
-    let me = Waiter::current();
+    let rt = enter_and_preempt();
+    let me = Waiter::of(rt.g());
     park_unlock(&me, || {}, WaitReason::SelectNoCases);
     unreachable!("a goroutine in `select {{}}` was woken")
 }
@@ -415,7 +416,7 @@ pub fn selectgo<'a, const N: usize>(
     cases: [&mut dyn SelectCase<'a>; N],
     block: bool,
 ) -> Option<usize> {
-    preempt_point();
+    let rt = enter_and_preempt();
     debug_assert!(N > 0 || !block, "select {{}} goes through block()");
 
     // Poll order: a random permutation (Fisher-Yates).
@@ -455,7 +456,7 @@ pub fn selectgo<'a, const N: usize>(
     }
 
     // Pass 2: wait on every channel at once.
-    let me = Waiter::current();
+    let me = Waiter::of(rt.g());
     let sel = SelectDone::new();
     for &i in &lockorder {
         // SAFETY: every channel is locked; `cases` and `sel` live in this

@@ -59,12 +59,14 @@ impl Sema {
     /// line, so it is not overtaken by every newcomer.
     #[track_caller]
     pub fn acquire_queued(&self, reason: WaitReason, lifo: bool) {
+        // Before the lock: see `implicit_syscall.rs`.
+        let rt = crate::implicit_syscall::enter();
         let mut st = lock(&self.state);
         if st.count > 0 {
             st.count -= 1;
             return;
         }
-        let me = Waiter::current();
+        let me = Waiter::of(rt.g());
         if lifo {
             st.waiters.push_front(me.clone());
         } else {
@@ -76,6 +78,7 @@ impl Sema {
     /// Release a unit: wake the oldest waiter, or bank the unit (Go's
     /// `semrelease`).
     pub fn release(&self) {
+        let _rt = crate::implicit_syscall::enter();
         let mut st = lock(&self.state);
         match st.waiters.pop_front() {
             Some(w) => {

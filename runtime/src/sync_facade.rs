@@ -108,10 +108,10 @@ pub(crate) fn usleep(micros: u64) {
 /// Threads: OS threads normally, loom's simulated threads under loom.
 pub(crate) mod thread {
     #[cfg(not(loom))]
-    pub(crate) use std::thread::{current, park, Thread};
+    pub(crate) use std::thread::{current, park, yield_now, Thread};
 
     #[cfg(loom)]
-    pub(crate) use loom::thread::{current, park, Thread};
+    pub(crate) use loom::thread::{current, park, yield_now, Thread};
 }
 
 /// Lock a mutex, ignoring poisoning.

@@ -41,6 +41,8 @@ use crate::sync_facade::Ordering;
 const EXIT_FAST_CAS: bool = !cfg!(loom_seeded_bugs = "exitsyscall_no_cas");
 
 #[cfg(not(loom))]
+pub(crate) use on_goroutine::exitsyscall;
+#[cfg(not(loom))]
 pub use on_goroutine::syscall;
 
 /// `runtime::syscall` itself, which runs on a goroutine's stack (and may
@@ -73,7 +75,10 @@ mod on_goroutine {
     /// ```
     #[doc(alias = "entersyscall")]
     pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
-        crate::proc::preempt_point();
+        // A runtime section for the whole call: `f` runs in `Syscall`
+        // status, which sysmon hands off on its own terms, never as an
+        // implicit syscall (`implicit_syscall.rs`).
+        let _rt = crate::implicit_syscall::enter_and_preempt();
         let Some(g) = current_g() else {
             return f();
         };
@@ -82,7 +87,7 @@ mod on_goroutine {
             return f();
         }
         let m = current_m().expect("entersyscall outside an M");
-        let oldp = crate::proc::sched_unchecked().entersyscall(m, g);
+        let oldp = crate::sched::Sched::global().entersyscall(m, g);
         // `exitsyscall` runs when this guard drops: after `f` returns, and
         // also when `f` panics, so the goroutine has its P again before the
         // panic unwinds into runtime code that needs one (a `Drop` that sends
@@ -103,14 +108,16 @@ mod on_goroutine {
     }
 
     /// The syscall returned: get a P to go on running (`Sched::exitsyscall`),
-    /// or queue the goroutine and park the M (Go's `exitsyscall`).
-    fn exitsyscall(oldp: &'static P) {
+    /// or queue the goroutine and park the M (Go's `exitsyscall`). Also how
+    /// a goroutine whose thread blocked outside the runtime gets a P back
+    /// (`implicit_syscall.rs`).
+    pub(crate) fn exitsyscall(oldp: &'static P) {
         // Re-read the M: the goroutine has not moved (it was running `f` on
         // this thread), but keep to the rule of never caching it across a
         // call.
         let m = current_m().expect("exitsyscall outside an M");
         let g = m.curg().expect("exitsyscall without a goroutine");
-        let sched = crate::proc::sched();
+        let sched = crate::sched::Sched::global();
         if sched.exitsyscall(m, g, oldp) {
             return;
         }
@@ -173,6 +180,8 @@ impl Sched {
             false
         };
         if kept {
+            oldp.thread
+                .store(m.os_thread(), std::sync::atomic::Ordering::Relaxed);
             m.set_p(Some(oldp));
             oldp.curg.store(Some(g), Ordering::Release);
             g.set_status(Status::Syscall, Status::Running);

@@ -17,6 +17,12 @@
 //! goroutine entering a syscall with work queued behind it wakes sysmon from
 //! a long nap (`kick_for_syscall`), which Go does not do.
 //!
+//! A goroutine can also block its thread without telling the runtime (a
+//! `std::sync::Mutex`, `std::thread::sleep`): when a P runs the same
+//! goroutine for a whole time slice and the kernel says its thread is
+//! blocked, sysmon hands that P off as from a syscall
+//! (`implicit_syscall.rs`; Go only hands off the syscalls it knows of).
+//!
 //! *Asks*: our preemption is cooperative, like Go before 1.14. The goroutine
 //! sees the request at its next preemption point, i.e. its next call into the
 //! runtime (`print!`, `println!`, `go`, WaitGroup, channels, `gosched`). A loop
@@ -104,6 +110,9 @@ pub(crate) fn retake_p(sched: &'static Sched, p: &'static P, from: PStatus) -> b
     if !p.cas_status(from, PStatus::Idle) {
         return false;
     }
+    // The goroutine that ran on it is not running on it any more (see
+    // `P::curg`): a new owner starts with none.
+    p.curg.store(None, Ordering::Release);
     p.syscalltick.fetch_add(1, Ordering::Relaxed);
     crate::trace::event(crate::trace::Event::HandOff { p });
     if p.id >= sched.gomaxprocs() {
@@ -112,6 +121,28 @@ pub(crate) fn retake_p(sched: &'static Sched, p: &'static P, from: PStatus) -> b
         sched.handoffp(p);
     }
     true
+}
+
+/// sysmon's side of the implicit hand-off: given a P past its time slice,
+/// take it if its goroutine's thread is blocked outside the runtime
+/// (`implicit_syscall::retake_blocked`, which calls back [`retake_p`]).
+/// Installed by `proc` at start-up: injected, so that sysmon imports
+/// nothing of the goroutine-side code (its runtime sections) that the rest
+/// of the runtime builds on.
+type RetakeBlocked = fn(&'static Sched, &'static P) -> bool;
+
+#[cfg(not(loom))]
+static RETAKE_BLOCKED: std::sync::OnceLock<RetakeBlocked> = std::sync::OnceLock::new();
+
+/// Install sysmon's implicit hand-off (once, at start-up).
+#[cfg(not(loom))]
+pub(crate) fn set_retake_blocked(f: RetakeBlocked) {
+    let _ = RETAKE_BLOCKED.set(f);
+}
+
+#[cfg(not(loom))]
+fn retake_blocked(sched: &'static Sched, p: &'static P) -> bool {
+    RETAKE_BLOCKED.get().is_some_and(|f| f(sched, p))
 }
 
 /// What sysmon last saw of a P (Go's `sysmontick`).
@@ -225,6 +256,14 @@ fn retake(sched: &'static Sched, now: Instant, seen: &mut [Seen]) -> u32 {
                     pd.schedwhen = now;
                 } else if pd.schedwhen + FORCE_PREEMPT <= now {
                     preemptone(p);
+                    // A whole time slice without reaching the runtime: if
+                    // the goroutine's thread is blocked in the kernel (a std
+                    // lock, a std channel, `std::thread::sleep`), hand its P
+                    // off as from a syscall (`implicit_syscall.rs`).
+                    #[cfg(not(loom))]
+                    if retake_blocked(sched, p) {
+                        n += 1;
+                    }
                 }
             }
             PStatus::Syscall => {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::chan::{chan, Chan};
 use crate::g::WaitReason;
-use crate::park::{park_unlock, preempt_point, Waiter};
+use crate::park::{park_unlock, Waiter};
 use crate::sync_facade::Arc;
 use crate::timers::RTimer;
 
@@ -33,7 +33,8 @@ use crate::timers::RTimer;
 #[doc(alias = "timeSleep")]
 #[track_caller]
 pub fn sleep(d: Duration) {
-    preempt_point();
+    // Uses the caller's P (its timer heap).
+    let _rt = crate::implicit_syscall::enter_and_preempt();
     if d.is_zero() {
         return;
     }
@@ -137,6 +138,8 @@ impl Timer {
     }
 
     fn arm(&self, d: Duration) -> bool {
+        // Uses the caller's P (its timer heap): see `implicit_syscall.rs`.
+        let _rt = crate::implicit_syscall::enter();
         crate::proc::sched().start_timer(&self.r, when(d))
     }
 }

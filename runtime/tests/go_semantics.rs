@@ -219,6 +219,94 @@ mod scenarios {
                     println!("line {i}");
                 }
             }),
+            // Issue 12's table: std blocking inside goroutines on one P.
+            // Go has no such calls (its sync parks); the programs finish
+            // there, and here once sysmon hands the blocked thread's P off.
+            "std-mutex-across-gosched" => runtime::main(|| {
+                runtime::gomaxprocs(1);
+                static M: std::sync::Mutex<u32> = std::sync::Mutex::new(0);
+                static WG: WaitGroup = WaitGroup::new();
+                WG.add(2);
+                for _ in 0..2 {
+                    runtime::go(|| {
+                        let mut g = M.lock().unwrap();
+                        runtime::gosched();
+                        *g += 1;
+                        drop(g);
+                        println!("held once");
+                        WG.done();
+                    });
+                }
+                WG.wait();
+                println!("count {}", *M.lock().unwrap());
+            }),
+            "std-lazylock-sleeps" => runtime::main(|| {
+                runtime::gomaxprocs(1);
+                static V: std::sync::LazyLock<u32> = std::sync::LazyLock::new(|| {
+                    runtime::time::sleep(Duration::from_millis(10));
+                    42
+                });
+                static WG: WaitGroup = WaitGroup::new();
+                WG.add(2);
+                for _ in 0..2 {
+                    runtime::go(|| {
+                        let v = *V;
+                        println!("{v}");
+                        WG.done();
+                    });
+                }
+                WG.wait();
+            }),
+            "std-mpsc-between-goroutines" => runtime::main(|| {
+                runtime::gomaxprocs(1);
+                let (tx, rx) = std::sync::mpsc::channel::<u32>();
+                static WG: WaitGroup = WaitGroup::new();
+                WG.add(1);
+                runtime::go(move || {
+                    let sum: u32 = (0..3).map(|_| rx.recv().unwrap()).sum();
+                    println!("sum {sum}");
+                    WG.done();
+                });
+                runtime::go(move || {
+                    for i in 1..=3 {
+                        tx.send(i).unwrap();
+                        runtime::gosched();
+                    }
+                });
+                WG.wait();
+            }),
+            "block-on-inside-goroutine" => runtime::main(|| {
+                runtime::gomaxprocs(1);
+                let inner = runtime::block_on(|| 6 * 7);
+                println!("inner {inner}");
+            }),
+            // The hand-off's own test: on one P, a goroutine sleeps 200 ms in
+            // a std call; the other must make progress meanwhile (counted,
+            // never timed). `RUNTIME_IMPLICIT_HANDOFF=0` is the bite.
+            "std-sleep-blocks-one-goroutine" => runtime::main(|| {
+                use std::sync::atomic::AtomicU64;
+                runtime::gomaxprocs(1);
+                static TICKS: AtomicU64 = AtomicU64::new(0);
+                static STOP: AtomicBool = AtomicBool::new(false);
+                static WG: WaitGroup = WaitGroup::new();
+                WG.add(2);
+                runtime::go(|| {
+                    while !STOP.load(Ordering::Relaxed) {
+                        TICKS.fetch_add(1, Ordering::Relaxed);
+                        runtime::gosched();
+                    }
+                    WG.done();
+                });
+                runtime::go(|| {
+                    let before = TICKS.load(Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(200));
+                    let during = TICKS.load(Ordering::Relaxed) - before;
+                    STOP.store(true, Ordering::Relaxed);
+                    println!("progressed: {}", during > 0);
+                    WG.done();
+                });
+                WG.wait();
+            }),
             other => panic!("unknown scenario {other}"),
         }
     }
@@ -229,6 +317,18 @@ mod scenarios {
             .env_remove("GOMAXPROCS")
             .timeout(Duration::from_secs(30))
             .assert()
+    }
+
+    /// sysmon's note about a goroutine that blocked its thread, printed
+    /// exactly once.
+    fn note_once() -> impl predicates::Predicate<str> {
+        predicate::function(|err: &str| {
+            err.matches("blocked its thread outside the runtime")
+                .count()
+                == 1
+                && err.contains("runtime::sync instead of std::sync")
+                && err.contains("runtime::syscall")
+        })
     }
 
     fn tests() -> Vec<(&'static str, fn())> {
@@ -264,6 +364,50 @@ mod scenarios {
             }),
             ("runtime::sync::LazyLock whose init sleeps, one P", || {
                 run("sync-lazylock-sleeps").code(0).stdout("42\n42\n");
+            }),
+            ("a std::sync::Mutex held across gosched on one P", || {
+                run("std-mutex-across-gosched")
+                    .code(0)
+                    .stdout("held once\nheld once\ncount 2\n")
+                    .stderr(note_once());
+            }),
+            ("a std LazyLock whose init sleeps, one P", || {
+                run("std-lazylock-sleeps")
+                    .code(0)
+                    .stdout("42\n42\n")
+                    .stderr(note_once());
+            }),
+            ("std::sync::mpsc between two goroutines on one P", || {
+                run("std-mpsc-between-goroutines")
+                    .code(0)
+                    .stdout("sum 6\n")
+                    .stderr(note_once());
+            }),
+            ("block_on inside a goroutine, one P", || {
+                run("block-on-inside-goroutine")
+                    .code(0)
+                    .stdout("inner 42\n")
+                    .stderr(note_once());
+            }),
+            (
+                "a goroutine blocked in a std call does not stall its P",
+                || {
+                    run("std-sleep-blocks-one-goroutine")
+                        .code(0)
+                        .stdout("progressed: true\n")
+                        .stderr(note_once());
+                },
+            ),
+            ("without the hand-off, the P stalls (the bite)", || {
+                Command::new(std::env::current_exe().expect("test binary path"))
+                    .env(ENV, "std-sleep-blocks-one-goroutine")
+                    .env("RUNTIME_IMPLICIT_HANDOFF", "0")
+                    .env_remove("GOMAXPROCS")
+                    .timeout(Duration::from_secs(30))
+                    .assert()
+                    .code(0)
+                    .stdout("progressed: false\n")
+                    .stderr("");
             }),
             ("a goroutine leaked by block_on is not a deadlock", || {
                 run("block-on-leaks-a-goroutine")

@@ -28,6 +28,18 @@ pub(super) fn current_thread() -> OsThread {
     OsThread(unsafe { libc::gettid() })
 }
 
+impl OsThread {
+    /// The thread as a number that is never 0 (a TID), for an atomic.
+    pub fn to_raw(self) -> u64 {
+        self.0 as u32 as u64
+    }
+
+    /// The thread [`to_raw`](Self::to_raw) gave this number for.
+    pub fn from_raw(raw: u64) -> OsThread {
+        OsThread(raw as u32 as libc::pid_t)
+    }
+}
+
 /// The state letter of `/proc/self/task/TID/stat` (see proc(5)).
 pub(super) fn thread_state(thread: OsThread) -> ThreadState {
     let Ok(stat) = std::fs::read(format!("/proc/self/task/{}/stat", thread.0)) else {

@@ -37,6 +37,18 @@ pub(super) fn current_thread() -> OsThread {
     OsThread(unsafe { libc::pthread_mach_thread_np(libc::pthread_self()) })
 }
 
+impl OsThread {
+    /// The thread as a number that is never 0 (a mach port), for an atomic.
+    pub fn to_raw(self) -> u64 {
+        self.0 as u64
+    }
+
+    /// The thread [`to_raw`](Self::to_raw) gave this number for.
+    pub fn from_raw(raw: u64) -> OsThread {
+        OsThread(raw as libc::mach_port_t)
+    }
+}
+
 /// mach `thread_info(THREAD_BASIC_INFO)`'s `run_state`.
 pub(super) fn thread_state(thread: OsThread) -> ThreadState {
     // SAFETY: thread_info fills at most `count` integers of the zeroed struct

@@ -16,6 +16,7 @@
 //! | resident memory | `/proc/PID/statm` | `proc_pidinfo(PROC_PIDTASKINFO)` |
 //! | CPU count | `sched_getaffinity` | `sysctl hw.ncpu` |
 //! | sleep on a lock word | `futex` (`FUTEX_WAIT`/`FUTEX_WAKE`, private) | a short nap (no futex) |
+//! | barrier on every thread | `membarrier(PRIVATE_EXPEDITED)` | none (no implicit hand-off) |
 //!
 //! Nothing outside this module names a Linux-only constant or path. Two
 //! switches, read once, exercise the other platforms' layouts on Linux:
@@ -397,6 +398,13 @@ mod tests {
         }
         // SAFETY: our mapping, no longer used.
         unsafe { libc::munmap(at as *mut libc::c_void, 4 * page) };
+    }
+
+    #[test]
+    fn a_thread_survives_the_round_trip_through_a_number() {
+        let me = current_thread();
+        assert_ne!(me.to_raw(), 0);
+        assert_eq!(OsThread::from_raw(me.to_raw()), me);
     }
 
     #[test]

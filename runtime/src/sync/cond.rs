@@ -76,11 +76,13 @@ impl NotifyList {
     /// Park until ticket `t` is served (Go's `notifyListWait`).
     #[track_caller]
     fn wait(&self, t: u32) {
+        // Before the lock: see `implicit_syscall.rs`.
+        let rt = crate::implicit_syscall::enter();
         let mut st = lock(&self.inner);
         if less(t, st.notify) {
             return; // served between add and here
         }
-        let me = Waiter::current();
+        let me = Waiter::of(rt.g());
         st.waiters.push_back((t, me.clone()));
         park(&me, st, WaitReason::SyncCondWait);
     }
@@ -89,6 +91,7 @@ impl NotifyList {
     fn notify_one(&self) {
         // (Go first compares `wait` and `notify` without the lock, a fast
         // path we skip: our lock is uncontended in the common case.)
+        let _rt = crate::implicit_syscall::enter();
         let mut st = lock(&self.inner);
         let t = st.notify;
         // No ticket handed out since the last notify: nobody to wake.
@@ -107,6 +110,7 @@ impl NotifyList {
 
     /// Serve every ticket handed out (Go's `notifyListNotifyAll`).
     fn notify_all(&self) {
+        let _rt = crate::implicit_syscall::enter();
         let mut st = lock(&self.inner);
         let all: Vec<Waiter> = st.waiters.drain(..).map(|(_, w)| w).collect();
         st.notify = self.wait.load(Ordering::Acquire);
