@@ -104,6 +104,11 @@ fn scan_state() -> std::sync::MutexGuard<'static, Scan> {
 /// enough. True when it found work (sysmon then naps briefly: more may be
 /// waiting).
 pub(crate) fn sysmon_tick(sched: &Sched, now: u64) -> bool {
+    // Freed stacks first: their pages go back to the kernel here, off the
+    // path of the Ps that freed them.
+    if cfg!(target_os = "linux") {
+        crate::stack::scavenge();
+    }
     if !enabled() {
         return false;
     }

@@ -57,6 +57,17 @@ fn pool() -> std::sync::MutexGuard<'static, Vec<Stack>> {
     }
 }
 
+/// Free stacks given back by the Ps whose pages sysmon has not yet returned
+/// to the kernel ([`scavenge`]); handed out first, while still warm.
+static DIRTY: std::sync::Mutex<Vec<Stack>> = std::sync::Mutex::new(Vec::new());
+
+fn dirty() -> std::sync::MutexGuard<'static, Vec<Stack>> {
+    match DIRTY.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
 /// The shape of every stack: `[limit, limit + guard)` is the guard,
 /// `[limit + guard, limit + STACK_SIZE)` the usable stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +112,14 @@ pub struct Stack {
 /// cache `dst`, mapping a new region when the pool is empty (Go's
 /// `stackcacherefill`).
 pub(crate) fn refill(dst: &mut Vec<Stack>, n: usize) {
+    {
+        let mut warm = dirty();
+        if !warm.is_empty() {
+            let at = warm.len() - n.clamp(1, warm.len());
+            dst.extend(warm.drain(at..));
+            return;
+        }
+    }
     let mut pool = pool();
     if pool.is_empty() {
         let region = map_region(layout());
@@ -115,32 +134,47 @@ pub(crate) fn refill(dst: &mut Vec<Stack>, n: usize) {
     dst.extend(pool.drain(at..));
 }
 
-/// Give stacks back to the global pool (Go's `stackcacherelease`), and
-/// their pages back to the kernel where stacks are compacted (Linux): a
-/// stack in the pool is cold, and a million goroutines that finish at once
-/// would otherwise leave a million dirty pages behind (Go returns freed
-/// stack spans to the heap, whose scavenger gives them back to the OS).
-/// One `madvise` per run of adjacent stacks.
+/// Give stacks back to the global pool (Go's `stackcacherelease`). On
+/// Linux they wait in [`DIRTY`] until sysmon gives their pages back to the
+/// kernel ([`scavenge`]): a million goroutines that finish at once would
+/// otherwise leave a million dirty pages behind, and the `madvise` is not
+/// on the path of the P that frees them.
 pub(crate) fn release(stacks: impl Iterator<Item = Stack>) {
-    let mut stacks: Vec<Stack> = stacks.collect();
     if cfg!(target_os = "linux") {
-        let guard = guard_size();
-        stacks.sort_unstable_by_key(|s| s.limit);
-        let mut i = 0;
-        while i < stacks.len() {
-            let lo = stacks[i].limit + guard;
-            let mut hi = stacks[i].base();
-            i += 1;
-            while i < stacks.len() && stacks[i].limit == hi {
-                hi = stacks[i].base();
-                i += 1;
-            }
-            // SAFETY: free stacks: nothing runs on them or points into
-            // them; the guards inside the run stay (see os::release_pages).
-            let _ = unsafe { os::release_pages(lo, hi - lo) };
-        }
+        dirty().extend(stacks);
+    } else {
+        pool().extend(stacks);
     }
+}
+
+/// Give the pages of the free stacks in [`DIRTY`] back to the kernel, one
+/// `madvise(MADV_DONTNEED)` per run of adjacent stacks, and move them to the
+/// pool (sysmon, every tick; Go's background scavenger returns freed stack
+/// spans to the OS the same way). Returns how many stacks it cleaned.
+pub(crate) fn scavenge() -> usize {
+    let mut stacks = std::mem::take(&mut *dirty());
+    if stacks.is_empty() {
+        return 0;
+    }
+    let guard = guard_size();
+    stacks.sort_unstable_by_key(|s| s.limit);
+    let mut i = 0;
+    while i < stacks.len() {
+        let lo = stacks[i].limit + guard;
+        let mut hi = stacks[i].base();
+        i += 1;
+        while i < stacks.len() && stacks[i].limit == hi {
+            hi = stacks[i].base();
+            i += 1;
+        }
+        // SAFETY: free stacks, in neither list while we hold them here:
+        // nothing runs on them or points into them; the guards inside the
+        // run stay (see os::release_pages).
+        let _ = unsafe { os::release_pages(lo, hi - lo) };
+    }
+    let n = stacks.len();
     pool().extend(stacks);
+    n
 }
 
 impl Stack {
@@ -190,15 +224,15 @@ fn map_region(layout: Layout) -> usize {
         ))
     });
     let region = start.next_multiple_of(layout.guard);
-    for i in 0..STACKS_PER_REGION {
-        let at = region + i * STACK_SIZE;
-        // SAFETY: `at..at + guard` is page aligned, inside the mapping we
-        // just made, and no stack of this region has been handed out yet.
-        if let Err(err) = unsafe { os::install_guard(at, layout.guard, layout.kind) } {
-            let why = os::guard_failure_hint(&err, layout.kind)
-                .unwrap_or_else(|| format!("{:?}: {err}", layout.kind));
-            crate::fatal::throw(&format!("cannot install a stack guard page: {why}"));
-        }
+    let guards: [usize; STACKS_PER_REGION] = std::array::from_fn(|i| region + i * STACK_SIZE);
+    // SAFETY: each `at..at + guard` is page aligned, inside the mapping we
+    // just made, and no stack of this region has been handed out yet. One
+    // system call for the region where the kernel allows (`os/linux.rs`):
+    // a million goroutines map 15,625 regions.
+    if let Err(err) = unsafe { os::install_guards(&guards, layout.guard, layout.kind) } {
+        let why = os::guard_failure_hint(&err, layout.kind)
+            .unwrap_or_else(|| format!("{:?}: {err}", layout.kind));
+        crate::fatal::throw(&format!("cannot install a stack guard page: {why}"));
     }
     region
 }

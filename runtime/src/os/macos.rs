@@ -156,6 +156,17 @@ pub(super) unsafe fn release_pages(_at: usize, _len: usize) -> std::io::Result<(
     Err(std::io::Error::from_raw_os_error(libc::ENOTSUP))
 }
 
+/// No guard regions on macOS: nothing to batch.
+///
+/// # Safety
+/// As on Linux.
+pub(super) unsafe fn install_guard_regions(
+    _starts: &[usize],
+    _len: usize,
+) -> std::io::Result<bool> {
+    Ok(false)
+}
+
 /// macOS has no small cap on mappings to name; the error says the rest.
 pub(super) fn guard_failure_hint(_err: &std::io::Error, _kind: GuardKind) -> Option<String> {
     None

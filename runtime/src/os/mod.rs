@@ -181,6 +181,24 @@ pub unsafe fn install_guard(at: usize, len: usize, kind: GuardKind) -> std::io::
     }
 }
 
+/// [`install_guard`] of `len` bytes at each of `starts`: with guard
+/// regions on Linux, all of them in one system call where the kernel can
+/// (`process_madvise`, 6.13+), else one by one.
+///
+/// # Safety
+/// As [`install_guard`], for every range.
+pub unsafe fn install_guards(starts: &[usize], len: usize, kind: GuardKind) -> std::io::Result<()> {
+    // SAFETY: the caller's ranges are ours and unused.
+    if kind == GuardKind::Region && unsafe { sys::install_guard_regions(starts, len)? } {
+        return Ok(());
+    }
+    for &at in starts {
+        // SAFETY: as above.
+        unsafe { install_guard(at, len, kind)? };
+    }
+    Ok(())
+}
+
 /// When installing a guard failed with `err`: the platform's explanation
 /// and fix, if it knows one (Linux: the `vm.max_map_count` limit).
 pub fn guard_failure_hint(err: &std::io::Error, kind: GuardKind) -> Option<String> {
