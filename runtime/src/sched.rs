@@ -930,7 +930,7 @@ impl Sched {
         // looks in time.
         #[cfg(not(loom))]
         if self.npidle.load(Ordering::Relaxed) == 0 {
-            crate::sysmon::kick_for_timer(self, when);
+            self.sysmon_nap.kick_for_timer(when);
         }
     }
 }
@@ -980,6 +980,10 @@ fn gcd(mut a: usize, mut b: usize) -> usize {
     a
 }
 
+/// How late a timer may be before sysmon fires it itself: normally the timer
+/// M or the P's own M fires it on time; sysmon steps in when every M is busy.
+pub(crate) const TIMER_GRACE: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// Where sysmon naps between looks, so that a goroutine entering a system
 /// call can cut a long nap short (a field of [`Sched`]; used by `sysmon.rs`).
 pub(crate) struct Nap {
@@ -988,7 +992,7 @@ pub(crate) struct Nap {
     /// True while sysmon takes a nap longer than its `KICKABLE_DELAY`.
     pub(crate) long: AtomicBool,
     /// When the current nap ends (`nanotime`), 0 when not napping or when
-    /// a new timer cut the nap short (`sysmon::kick_for_timer`).
+    /// a new timer cut the nap short ([`Nap::kick_for_timer`]).
     pub(crate) until: AtomicU64,
 }
 
@@ -998,6 +1002,26 @@ impl Nap {
             note: Note::new(),
             long: AtomicBool::new(false),
             until: AtomicU64::new(0),
+        }
+    }
+
+    /// A timer due at `when` was added while every P is busy: if sysmon naps
+    /// past the moment that timer would be [`TIMER_GRACE`] late, cut the nap
+    /// short, so that it looks (and asks the P's goroutine to yield, see
+    /// `sysmon::run_late_timers`) in time. Costs one load when sysmon's nap
+    /// ends in time. Go does not do this (its sysmon naps up to 10 ms
+    /// regardless). Here rather than in `sysmon.rs`, so that the scheduler,
+    /// which adds timers, need not import sysmon.
+    #[cfg(not(loom))]
+    pub(crate) fn kick_for_timer(&self, when: u64) {
+        let until = self.until.load(Ordering::Relaxed);
+        if until > when.saturating_add(TIMER_GRACE.as_nanos() as u64)
+            && self
+                .until
+                .compare_exchange(until, 0, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.note.wakeup();
         }
     }
 }

@@ -33,7 +33,7 @@
 use std::time::{Duration, Instant};
 
 use crate::p::{PStatus, P};
-use crate::sched::Sched;
+use crate::sched::{Sched, TIMER_GRACE};
 use crate::sync_facade::Ordering;
 
 /// How long a goroutine may run before it is asked to yield (Go's
@@ -46,9 +46,6 @@ const MAX_DELAY: Duration = Duration::from_millis(10);
 /// How long a syscall keeps its P when there is nothing else for it to do
 /// (Go: 10 ms in `retake`).
 const SYSCALL_KEEP_P: Duration = Duration::from_millis(10);
-/// How late a timer may be before sysmon fires it itself: normally the timer
-/// M or the P's own M fires it on time; sysmon steps in when every M is busy.
-const TIMER_GRACE: Duration = Duration::from_millis(1);
 
 /// sysmon naps longer than this only when nothing needs it; a goroutine that
 /// enters a system call with work queued behind it cuts such a nap short.
@@ -66,25 +63,6 @@ pub(crate) fn kick_for_syscall(sched: &Sched, p: &P) {
     if nap.long.load(Ordering::Relaxed)
         && (!p.runq_is_empty() || sched.runqsize.load(Ordering::Relaxed) > 0)
         && nap.long.swap(false, Ordering::Relaxed)
-    {
-        nap.note.wakeup();
-    }
-}
-
-/// A timer due at `when` was added while every P is busy: if sysmon naps
-/// past the moment that timer would be [`TIMER_GRACE`] late, cut the nap
-/// short, so that it looks (and asks the P's goroutine to yield, see
-/// [`run_late_timers`]) in time. Costs one load when sysmon's nap ends in
-/// time. Go does not do this (its sysmon naps up to 10 ms regardless).
-#[cfg(not(loom))]
-pub(crate) fn kick_for_timer(sched: &Sched, when: u64) {
-    let nap = &sched.sysmon_nap;
-    let until = nap.until.load(Ordering::Relaxed);
-    if until > when.saturating_add(TIMER_GRACE.as_nanos() as u64)
-        && nap
-            .until
-            .compare_exchange(until, 0, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
     {
         nap.note.wakeup();
     }
