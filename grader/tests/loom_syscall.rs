@@ -25,132 +25,31 @@
 
 mod loom_support;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use loom::thread;
-use runtime::loom_api::{self as rt, GRef, PStatus, Sched, Status, M, P};
+use runtime::loom_api::{self as rt, M};
 
-use loom_support::{check, g_exit, m_loop, Data};
-
-/// A scheduler with one P, held by M0, whose goroutine G1 is about to enter
-/// a system call while G2 waits in the P's run queue; M1 and M2 sleep on the
-/// idle list (two: M0 may queue G1 and call `wakep` while the M that ran G2
-/// has given up the P but is not on the idle list yet, and the runtime
-/// would then start a new M).
-struct World {
-    sched: &'static Sched,
-    p0: &'static P,
-    g1: GRef,
-    g2: GRef,
-    /// How often each G ran (plain std atomics: read after every join).
-    runs: [AtomicUsize; 2],
-    /// The P's owner-only state: written by every M that runs a G on it.
-    p0_local: Data,
-    /// Did `exitsyscall` get a P (fast path or idle P)?
-    exit_got_p: AtomicBool,
-}
+use loom_support::one_p::{OneP, GOT_P_BACK, KEPT_P, QUEUED};
+use loom_support::{check, m_loop};
 
 /// Which ways the race went, over all executions: bit 0, M0 kept its P;
 /// bit 1, sysmon took it and M0 got it back idle; bit 2, sysmon took it and
 /// M0 found no P (the slow path). The model must reach all three.
 static OUTCOMES: AtomicUsize = AtomicUsize::new(0);
 
-impl World {
-    fn new() -> (Arc<World>, &'static M, [&'static M; 2]) {
-        let sched = rt::new_sched();
-        sched.procresize(1);
-        let m0 = rt::new_m(sched);
-        let p0 = rt::acquire_idle_p(sched, m0);
-        let g1 = rt::new_g(sched);
-        rt::set_status(g1, Status::Runnable, Status::Running);
-        let g2 = rt::new_g(sched);
-        rt::runqput(p0, g2, false, |_| unreachable!("one G fits"));
-        let idle = [rt::new_m(sched), rt::new_m(sched)];
-        for m in idle {
-            assert!(rt::midle_enter(sched, m));
-        }
-        let w = Arc::new(World {
-            sched,
-            p0,
-            g1,
-            g2,
-            runs: [AtomicUsize::new(0), AtomicUsize::new(0)],
-            p0_local: Data::new(),
-            exit_got_p: AtomicBool::new(false),
-        });
-        (w, m0, idle)
-    }
-
-    /// Run `g` on `m` (which holds a P): touch the P's owner-only state,
-    /// count the run, finish the G; the last G to run stops the model.
-    fn run(&self, m: &'static M, g: GRef) {
-        let p = m.p().expect("an M runs a G without a P");
-        assert!(std::ptr::eq(p, self.p0));
-        self.p0_local.write(self.p0_local.read() + 1);
-        let i = if std::ptr::eq(g, self.g1) {
-            0
-        } else {
-            assert!(std::ptr::eq(g, self.g2), "an M ran a G nobody queued");
-            1
-        };
-        self.runs[i].fetch_add(1, Ordering::Relaxed);
-        g_exit(g);
-        if self
-            .runs
-            .iter()
-            .map(|r| r.load(Ordering::Relaxed))
-            .sum::<usize>()
-            == 2
-        {
-            rt::shutdown(self.sched);
-        }
-    }
-
-    /// M0: G1 enters a system call, which returns; G1 then runs on, on
-    /// whatever P `exitsyscall` got, or waits in the global queue.
-    fn spawn_m0(self: &Arc<Self>, m0: &'static M) -> thread::JoinHandle<()> {
-        let w = self.clone();
-        thread::spawn(move || {
-            let oldp = rt::entersyscall(w.sched, m0, w.g1);
-            // ... the system call blocks this thread ...
-            if rt::exitsyscall(w.sched, m0, w.g1, oldp) {
-                w.exit_got_p.store(true, Ordering::Relaxed);
-                w.run(m0, w.g1);
-            } else {
-                // No P: G1 waits in the global queue; M0, holding no P,
-                // stops in its next scheduling round until handed one.
-                rt::exitsyscall0(w.sched, m0, w.g1);
-            }
-            m_loop(w.sched, m0, |g| w.run(m0, g));
-        })
-    }
-
-    /// An M asleep on the idle list until someone hands it a P.
-    fn spawn_idle_m(self: &Arc<Self>, m: &'static M) -> thread::JoinHandle<()> {
-        let w = self.clone();
-        thread::spawn(move || {
-            if rt::mpark(w.sched, m) {
-                m_loop(w.sched, m, |g| w.run(m, g));
-            }
-        })
-    }
-
-    fn assert_done(&self) {
-        let runs: Vec<usize> = self
-            .runs
-            .iter()
-            .map(|r| r.load(Ordering::Relaxed))
-            .collect();
-        assert_eq!(runs, [1, 1], "each G must run exactly once (G1, G2)");
-        assert_eq!(self.p0.status(), PStatus::Idle, "the P is lost");
-        assert_eq!(
-            rt::idle_ps(self.sched),
-            [0],
-            "the P must be on the idle list, once"
-        );
-        assert!(rt::deadlock_report(self.sched).is_none());
-    }
+/// M0 (world: `loom_support/one_p.rs`): G1 enters a system call, which
+/// returns; G1 then runs on, on whatever P `exitsyscall` got, or waits in
+/// the global queue.
+fn spawn_m0(w: &Arc<OneP>, m0: &'static M) -> thread::JoinHandle<()> {
+    let w = w.clone();
+    thread::spawn(move || {
+        let oldp = rt::entersyscall(w.sched, m0, w.g1);
+        // ... the system call blocks this thread ...
+        w.leave_syscall(m0, oldp);
+        m_loop(w.sched, m0, |g| w.run(m0, g));
+    })
 }
 
 /// G1 enters and leaves a system call on M0 while sysmon (this thread) runs
@@ -161,8 +60,8 @@ impl World {
 #[test]
 fn exitsyscall_races_retake() {
     check("syscall: exitsyscall races sysmon's retake", || {
-        let (w, m0, idle) = World::new();
-        let mut ms = vec![w.spawn_m0(m0)];
+        let (w, m0, idle) = OneP::new(false);
+        let mut ms = vec![spawn_m0(&w, m0)];
         ms.extend(idle.map(|m| w.spawn_idle_m(m)));
         // sysmon: one look at the P (it has seen this syscall long enough).
         let retaken = rt::retake(w.sched, w.p0);
@@ -170,14 +69,14 @@ fn exitsyscall_races_retake() {
             t.join().unwrap();
         }
         w.assert_done();
-        let outcome = match (retaken, w.exit_got_p.load(Ordering::Relaxed)) {
-            (false, got) => {
-                assert!(got, "M0 lost a P nobody took");
-                0
-            }
-            (true, true) => 1,
-            (true, false) => 2,
+        // M0 always "gets a P back" from its syscall; it kept it if sysmon
+        // did not take it.
+        let outcome = match (retaken, w.outcome.load(Ordering::Relaxed)) {
+            (false, GOT_P_BACK) => KEPT_P,
+            (false, _) => panic!("M0 lost a P nobody took"),
+            (true, o) => o,
         };
+        assert!(outcome == KEPT_P || outcome == GOT_P_BACK || outcome == QUEUED);
         OUTCOMES.fetch_or(1 << outcome, Ordering::Relaxed);
     });
     assert_eq!(

@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 use runtime::loom_api::{self as rt, GRef, Sched, Status, M};
 
+pub mod one_p;
+
 /// Preemption bound used when `LOOM_MAX_PREEMPTIONS` is not set (`just loom`
 /// sets it). Unbounded exploration of these models takes hours; 2
 /// preemptions already reach the interleavings the seeded bugs need.
