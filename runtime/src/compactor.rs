@@ -6,22 +6,25 @@
 //! during garbage collection (`shrinkstack`, called from `scanstack` in
 //! `mgcmark.go`), so a goroutine idle across a GC gives back what it does
 //! not use. We have no GC; sysmon, which already wakes every 20 µs to
-//! 10 ms, walks `allgs` a slice at a time: a parked goroutine it meets
-//! for the first time in this wait gets its `waitsince` stamp (as
-//! `sysmon::stamp_waits` does, for tracebacks), and one whose stamp is at
-//! least [`COMPACT_AFTER_NS`] old is compacted. Nothing is added to the
-//! park path: parking already clears the stamp. A goroutine in a
+//! 10 ms, walks `allgs` a slice at a time, and compacts a parked goroutine
+//! whose `waitsince` stamp is at least [`COMPACT_AFTER_NS`] old. Parking
+//! stamps it with sysmon's last clock reading (`g::set_park_clock`: a load
+//! and a store on the park path, no clock read), so one look at a G tells
+//! whether it has waited long enough; the stamp lags the park by at most
+//! one sysmon nap (10 ms). A goroutine in a
 //! producer/consumer exchange parks for nanoseconds and is never touched;
 //! a million goroutines blocked on one WaitGroup are compacted while they
 //! wait, on sysmon's thread, so their stack pages are back with the kernel
-//! long before they are released (two passes over `allgs` after they
-//! park: about 0.1 s for a million).
+//! long before they are released (by the first pass that finds them
+//! 20 ms old; a pass over a million takes about 0.1 s).
 //!
-//! Cost when nothing is to be done: a pass over `allgs` reads two words of
-//! each G. After a pass that found nothing, the next waits ten times as
-//! long as the pass took (at least [`IDLE_PASS_GAP_NS`]), so a program with
-//! a million idle goroutines, all compacted, pays a few percent of sysmon's
-//! core, not a core.
+//! Cost: a pass over `allgs` reads two words of each G. After a pass that
+//! found nothing, the next waits ten times as long as its walk took (at
+//! least [`IDLE_PASS_GAP_NS`]), so a program with a million idle
+//! goroutines, all compacted, pays a few percent of sysmon's core, not a
+//! core; after one that found work, the next starts half of
+//! [`COMPACT_AFTER_NS`] or four times its walk's length after it, which
+//! keeps the walk itself under a quarter of sysmon's time.
 //!
 //! Linux only (`membarrier`); `RUNTIME_STACK_COMPACT=off` turns it off (to
 //! measure without it).
@@ -40,6 +43,8 @@ const IDLE_PASS_GAP_NS: u64 = 50_000_000;
 struct Scan {
     cursor: usize,
     pass_started: u64,
+    /// Time this pass spent walking (not compacting, not napping).
+    walk_ns: u64,
     found_in_pass: usize,
     next_pass_at: u64,
 }
@@ -48,6 +53,7 @@ struct Scan {
 static SCAN: std::sync::Mutex<Scan> = std::sync::Mutex::new(Scan {
     cursor: 0,
     pass_started: 0,
+    walk_ns: 0,
     found_in_pass: 0,
     next_pass_at: 0,
 });
@@ -124,6 +130,7 @@ pub(crate) fn sysmon_tick(sched: &Sched, now: u64) -> bool {
     }
     if scan.cursor == 0 {
         scan.pass_started = now;
+        scan.walk_ns = 0;
         scan.found_in_pass = 0;
     }
     // Copy the slice out and look at the Gs after unlocking: `go` takes
@@ -148,12 +155,23 @@ pub(crate) fn sysmon_tick(sched: &Sched, now: u64) -> bool {
             old_enough
         })
         .collect();
+    scan.walk_ns += crate::timers::nanotime().saturating_sub(now);
     // A pass that found nothing to compact, not even a goroutine to wait
     // for, lets the next one start later.
     scan.found_in_pass += candidates.len() + usize::from(stamped_any);
-    if scan.cursor == 0 && scan.found_in_pass == 0 {
-        let took = crate::timers::nanotime().saturating_sub(scan.pass_started);
-        scan.next_pass_at = now + (10 * took).max(IDLE_PASS_GAP_NS);
+    if scan.cursor == 0 {
+        scan.next_pass_at = if scan.found_in_pass == 0 {
+            now + (10 * scan.walk_ns).max(IDLE_PASS_GAP_NS)
+        } else {
+            // Work found: pass again, but not before what this pass
+            // stamped can be old enough, and never so often that the walk
+            // (a cache miss per G: tens of milliseconds for a million)
+            // takes more than a quarter of sysmon's time: back-to-back
+            // passes over a million goroutines being spawned cost a
+            // second of a core. The compacting itself is not counted: a
+            // pass that compacted much should be followed soon.
+            scan.pass_started + (COMPACT_AFTER_NS / 2).max(4 * scan.walk_ns)
+        };
     }
     compact_gs(sched, &candidates);
     !candidates.is_empty() || stamped_any
@@ -181,6 +199,7 @@ fn compact_gs(sched: &Sched, gs: &[GRef]) -> usize {
     let mut done = 0;
     let mut ranges = Vec::with_capacity(CHUNK);
     let mut saved = Vec::with_capacity(CHUNK);
+    let mut saver = compact::ChunkSaver::new();
     let mut claimed = Vec::with_capacity(CHUNK);
     for chunk in gs.chunks(CHUNK) {
         claimed.clear();
@@ -211,13 +230,14 @@ fn compact_gs(sched: &Sched, gs: &[GRef]) -> usize {
                 // SAFETY: claimed, parked and on no P (the handshake of
                 // compact.rs); `sp` is what it saved when it switched
                 // away, inside its stack's usable part `[lo, base)`.
-                unsafe { g.stack_slot.save(sp, lo, base) };
+                unsafe { saver.save(&g.stack_slot, sp, lo, base) };
                 ranges.push((lo, base));
                 saved.push(g);
             } else {
                 g.stack_slot.unclaim();
             }
         }
+        saver.finish();
         // SAFETY: the bytes of every range are saved, and the goroutines
         // stay claimed until published below.
         unsafe { compact::release(&mut ranges, guard) };

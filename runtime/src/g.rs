@@ -23,6 +23,19 @@ use crate::sync_facade::{AtomicBool, AtomicRef, AtomicU64, AtomicU8, Ordering};
 #[cfg(not(loom))]
 mod locals;
 
+/// The time parking stamps on a G (`G::waitsince`): `nanotime()` as sysmon
+/// last read it, at every tick (every 20 us to 10 ms). A load of a line
+/// that changes at most every 20 us costs the park path nothing measurable,
+/// where a clock read on each park would cost a ping-pong round trip a
+/// quarter of its time; the price is a stamp up to one sysmon nap older
+/// than the park.
+static PARK_CLOCK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// sysmon's tick: what parking stamps from now on.
+pub(crate) fn set_park_clock(now: u64) {
+    PARK_CLOCK.store(now, Relaxed);
+}
+
 /// A goroutine as the scheduler passes it around.
 pub type GRef = &'static G;
 
@@ -177,9 +190,11 @@ pub struct G {
     /// Whether the stack is in place or compacted (`compact.rs`).
     #[cfg(not(loom))]
     pub(crate) stack_slot: crate::compact::Slot,
-    /// `nanotime()` when sysmon first saw this G parked in its current wait
-    /// (0: not yet seen); tracebacks print waits of a minute or more (Go's
-    /// `waitsince`, stamped by the garbage collector there).
+    /// When this G parked, by [`PARK_CLOCK`] (0: before sysmon's first
+    /// tick; sysmon then stamps it when it first sees the G parked);
+    /// tracebacks print waits of a minute or more, and the stack compactor
+    /// waits for an old enough stamp (Go's `waitsince`, stamped by the
+    /// garbage collector there).
     waitsince: std::sync::atomic::AtomicU64,
     /// The coroutine and stack; owned by whichever M runs the G.
     #[cfg(not(loom))]
@@ -283,7 +298,7 @@ impl G {
     pub(crate) fn set_wait(&self, reason: WaitReason, at: &'static Location<'static>) {
         self.wait_reason.store(reason as u8, Ordering::Relaxed);
         self.wait_location.store(Some(at), Ordering::Relaxed);
-        self.waitsince.store(0, Relaxed);
+        self.waitsince.store(PARK_CLOCK.load(Relaxed), Relaxed);
     }
 
     /// Remember where this G switches to the scheduler (see `saved_pc`):

@@ -186,6 +186,7 @@ fn run(sched: &'static Sched) -> ! {
             delay = MIN_DELAY;
         }
         nap.long.store(false, Ordering::Relaxed);
+        crate::g::set_park_clock(crate::timers::nanotime());
         // Ctrl-\ was pressed: the signal handler can only raise a flag, we
         // print the goroutines (and exit).
         if let Some((pc, m, code)) = crate::sigquit::quit_requested() {
@@ -340,12 +341,13 @@ fn run_late_timers(sched: &'static Sched) {
 const STAMP_BATCH: usize = 1024;
 const STAMP_EVERY_NS: u64 = 10_000_000;
 
-/// Sysmon's part of wait times. Parking stores nothing but a zero (a clock
-/// read on every park would cost more than the park); Go stamps `waitsince`
-/// lazily too, when its garbage collector first finds the goroutine
-/// blocked. We have no collector: sysmon looks at 1024 Gs every 10 ms and
-/// stamps the parked ones it has not stamped yet, so every goroutine of a
-/// million is seen within 10 s, an error a count of minutes does not show.
+/// Sysmon's part of wait times. Parking stamps the wait with sysmon's last
+/// clock reading (`g::set_park_clock`, at every tick); a goroutine that
+/// parked before sysmon's first tick has no stamp, and gets one here: sysmon
+/// looks at 1024 Gs every 10 ms and stamps the parked ones not stamped yet
+/// (Go stamps `waitsince` lazily, when its garbage collector first finds the
+/// goroutine blocked), so every goroutine of a million is seen within 10 s,
+/// an error a count of minutes does not show.
 fn stamp_waits(sched: &Sched) {
     use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
     static NEXT: AtomicU64 = AtomicU64::new(0);
