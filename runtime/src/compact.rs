@@ -280,13 +280,6 @@ impl Slot {
         if bite_skips_copy_back() {
             return;
         }
-        // One system call maps the pages the copy is about to write,
-        // instead of a fault per page (cheaper by a third on a VM).
-        let page_lo = saved.lo & !(crate::os::page_size() - 1);
-        // SAFETY: `[page_lo, base)` is this goroutine's own stack, usable
-        // part (the saved range starts inside it, and the usable part is
-        // page aligned), whose pages were released: no contents to lose.
-        let _ = unsafe { crate::os::populate_pages(page_lo, saved.lo + saved.len - page_lo) };
         // SAFETY: `[lo, lo + len)` is the top of this goroutine's own stack
         // (mapped for the life of the process; its pages were released, so
         // the writes fault zero pages in), and the goroutine is not running.

@@ -193,21 +193,6 @@ pub(super) unsafe fn release_pages(at: usize, len: usize) -> std::io::Result<()>
     }
 }
 
-/// `MADV_POPULATE_WRITE` (Linux 5.14+), not in every libc crate release.
-const MADV_POPULATE_WRITE: libc::c_int = 23;
-
-/// `madvise(MADV_POPULATE_WRITE)`: map zeroed pages into `[at, at + len)`
-/// now, as writes would, but in one system call instead of a page fault
-/// per page. False when the kernel lacks it (the writes then fault).
-///
-/// # Safety
-/// The range is mapped, writable memory whose contents may be replaced by
-/// zeroes where no page is present (present pages are left alone).
-pub(super) unsafe fn populate_pages(at: usize, len: usize) -> bool {
-    // SAFETY: per the contract.
-    unsafe { libc::madvise(at as *mut libc::c_void, len, MADV_POPULATE_WRITE) == 0 }
-}
-
 /// `pidfd_open(2)` and `process_madvise(2)` (Linux 5.10+), by number: not
 /// in every libc crate release.
 #[cfg(target_arch = "x86_64")]

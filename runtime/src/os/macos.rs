@@ -152,14 +152,6 @@ pub(super) fn process_barrier() -> bool {
 ///
 /// # Safety
 /// As on Linux.
-/// No batch population on macOS: the writes fault the pages in.
-///
-/// # Safety
-/// None needed; nothing is done.
-pub(super) unsafe fn populate_pages(_at: usize, _len: usize) -> bool {
-    false
-}
-
 pub(super) unsafe fn release_pages(_at: usize, _len: usize) -> std::io::Result<()> {
     Err(std::io::Error::from_raw_os_error(libc::ENOTSUP))
 }

@@ -221,18 +221,6 @@ pub fn process_barrier() -> bool {
     process_barrier_available() && sys::process_barrier()
 }
 
-/// Map the pages of `[at, at + len)` now, in one system call, as writes
-/// to them would (Linux: `madvise(MADV_POPULATE_WRITE)`); present pages
-/// keep their contents. False where the kernel cannot (the writes will
-/// fault the pages in, one by one).
-///
-/// # Safety
-/// The range is mapped, writable, and its absent pages may become zeroes.
-pub unsafe fn populate_pages(at: usize, len: usize) -> bool {
-    // SAFETY: forwarded contract.
-    unsafe { sys::populate_pages(at, len) }
-}
-
 /// Give the pages of `[at, at + len)` back to the kernel, keeping the
 /// mapping (Linux: `madvise(MADV_DONTNEED)`; the next touch gets a zeroed
 /// page). Guards inside the range stay.
