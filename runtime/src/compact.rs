@@ -62,7 +62,9 @@
 //! until the parking M has run the park's unlock closure (`m.rs`), which
 //! still reads the goroutine's stack: a G on any P is never copied.
 //!
-//! Batches: the compactor copies up to [`CHUNK`] stacks, then releases their
+//! Batches: the compactor copies up to [`CHUNK`] stacks into one shared
+//! buffer ([`ChunkSaver`]; zero words at the bottom of each range are left
+//! out, since the zeroed pages give them back), then releases their
 //! pages with one `madvise` per run of adjacent stacks (stacks of a region
 //! are contiguous, and guards in between survive `MADV_DONTNEED`), then
 //! publishes them. A resumer that finds its G claimed waits at most one
@@ -136,7 +138,10 @@ impl ChunkSaver {
     /// being parked), `sp` is the stack pointer it saved when it switched
     /// away, and `[lo, base)` is the usable part of its stack.
     pub(crate) unsafe fn save(&mut self, slot: &'static Slot, sp: usize, lo: usize, base: usize) {
-        let from = skip_zero_words(sp.saturating_sub(MARGIN).max(lo) & !15, sp.min(base));
+        // SAFETY: `[sp - MARGIN, sp)`, clamped to `[lo, base)`, is part of
+        // the parked goroutine's usable stack (the caller's contract).
+        let from =
+            unsafe { skip_zero_words(sp.saturating_sub(MARGIN).max(lo) & !15, sp.min(base)) };
         let len = base - from;
         if self.bytes.capacity() == 0 {
             // A goroutine parked on a WaitGroup keeps about 600 bytes.
@@ -301,14 +306,14 @@ impl Slot {
 /// never went deeper is all zeroes: about half of what a goroutine parked on
 /// a WaitGroup would otherwise keep.
 ///
-/// # Safety (of the reads)
-/// The caller's: `[from, to)` is stack memory of a goroutine that is not
-/// running.
-fn skip_zero_words(from: usize, to: usize) -> usize {
+/// # Safety
+/// `[from, to)` is readable memory that no thread writes meanwhile (the
+/// stack of a goroutine that is not running).
+unsafe fn skip_zero_words(from: usize, to: usize) -> usize {
     let mut at = from;
     while at + 8 <= to {
-        // SAFETY: `[at, at + 8)` lies in `[from, to)`, readable per the
-        // caller, and is 8-aligned.
+        // SAFETY: `[at, at + 8)` lies in `[from, to)`, readable and not
+        // written meanwhile per the contract, and is 8-aligned.
         if unsafe { (at as *const u64).read() } != 0 {
             break;
         }
