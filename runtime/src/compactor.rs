@@ -16,7 +16,7 @@
 //! a million goroutines blocked on one WaitGroup are compacted while they
 //! wait, on sysmon's thread, so their stack pages are back with the kernel
 //! long before they are released (by the first pass that finds them
-//! 20 ms old; a pass over a million takes about 0.1 s).
+//! 20 ms old; a pass over a million takes tens of milliseconds).
 //!
 //! Cost: a pass over `allgs` reads two words of each G. After a pass that
 //! found nothing, the next waits ten times as long as its walk took (at
@@ -142,7 +142,7 @@ pub(crate) fn sysmon_tick(sched: &Sched, now: u64) -> bool {
         scan.cursor = if end >= allgs.len() { 0 } else { end };
         allgs[start..end].to_vec()
     };
-    let mut stamped_any = false;
+    let mut waiting_any = false;
     let candidates: Vec<GRef> = slice
         .into_iter()
         .filter(|&g| {
@@ -151,20 +151,20 @@ pub(crate) fn sysmon_tick(sched: &Sched, now: u64) -> bool {
             }
             g.stamp_waitsince(now);
             let old_enough = now.saturating_sub(g.waitsince()) >= COMPACT_AFTER_NS;
-            stamped_any |= !old_enough;
+            waiting_any |= !old_enough;
             old_enough
         })
         .collect();
     scan.walk_ns += crate::timers::nanotime().saturating_sub(now);
     // A pass that found nothing to compact, not even a goroutine to wait
     // for, lets the next one start later.
-    scan.found_in_pass += candidates.len() + usize::from(stamped_any);
+    scan.found_in_pass += candidates.len() + usize::from(waiting_any);
     if scan.cursor == 0 {
         scan.next_pass_at = if scan.found_in_pass == 0 {
             now + (10 * scan.walk_ns).max(IDLE_PASS_GAP_NS)
         } else {
-            // Work found: pass again, but not before what this pass
-            // stamped can be old enough, and never so often that the walk
+            // Work found: pass again, but not before the goroutines this
+            // pass saw waiting can be old enough, and never so often that the walk
             // (a cache miss per G: tens of milliseconds for a million)
             // takes more than a quarter of sysmon's time: back-to-back
             // passes over a million goroutines being spawned cost a
@@ -174,7 +174,7 @@ pub(crate) fn sysmon_tick(sched: &Sched, now: u64) -> bool {
         };
     }
     compact_gs(sched, &candidates);
-    !candidates.is_empty() || stamped_any
+    !candidates.is_empty() || waiting_any
 }
 
 /// `runtime::compact_stacks()`: compact every goroutine parked right now
