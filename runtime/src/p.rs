@@ -257,6 +257,9 @@ pub(crate) struct PLocal {
     /// Free stacks, warmest last (Go's `p.mcache.stackcache`).
     #[cfg(not(loom))]
     pub(crate) stackcache: Vec<crate::stack::Stack>,
+    /// Schedules in a row that ran a sleeper whose timer was due, ahead of
+    /// the run queue (`Sched::ready_due_sleeper`; Go has no such count).
+    pub(crate) woken_first: u32,
 }
 
 /// An `UnsafeCell` around [`PLocal`].

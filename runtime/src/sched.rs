@@ -501,16 +501,11 @@ impl Sched {
             let p = m.p().expect("findrunnable: no P");
             // SAFETY: `m` is the calling M, and it holds `p` until
             // `releasep` below, after the last use of `owned`.
-            let owned = unsafe { p.owned() };
+            let mut owned = unsafe { p.owned() };
 
-            // Due timers of our P wake their goroutines into our runnext
-            // (Go's `checkTimers`). One atomic load when none is due.
-            if let Some(when) = p.timers.next() {
-                let now = crate::timers::nanotime();
-                if when <= now {
-                    self.run_timers(p, Some(p), now);
-                }
-            }
+            // A sleeper whose timer is due goes first: into our runnext,
+            // one per schedule (see `ready_due_sleeper`).
+            self.ready_due_sleeper(&mut owned);
 
             // Every 61st schedule, look at the global queue first, so that two
             // goroutines that keep readying each other through runnext cannot
@@ -580,6 +575,69 @@ impl Sched {
                 return None;
             }
         }
+    }
+
+    /// Fire the earliest due timer of our P, or else the earliest one of
+    /// another P that is [`TIMER_HELP_LATE`] late, its sleeper into our
+    /// `runnext`, where this schedule finds it (part of Go's `checkTimers`,
+    /// called from `schedule` and, for other Ps, from `stealWork`). One
+    /// atomic load per P when none is due.
+    ///
+    /// Where we differ from Go: Go fires *every* due timer of its P at
+    /// each schedule and readies each sleeper into `runnext`, which kicks
+    /// the previous one to the tail of the local queue, behind up to 256
+    /// goroutines that have not even started: in a storm of new goroutines
+    /// that sleep, such a sleeper wakes hundreds of microseconds late
+    /// (measured: nearly all of our late sleepers were woken on time and
+    /// then waited in the queue). We fire one per schedule instead, so that
+    /// the heap itself is the queue of due sleepers, in deadline order,
+    /// ahead of the run queue. And Go's other Ps look at a P's timers only
+    /// when they have no work at all; ours also fire the timers of a P that
+    /// is late to fire them itself (its M runs a long goroutine, or the
+    /// kernel descheduled it): one P's backlog of due sleepers is not left
+    /// to that P alone.
+    ///
+    /// So that a stream of due timers cannot starve the run queue, at most
+    /// [`WOKEN_FIRST_MAX`] schedules in a row go to due sleepers while other
+    /// goroutines wait; then one goroutine of the run queue has its turn.
+    fn ready_due_sleeper(&'static self, owned: &mut Owned<'static>) {
+        let p = owned.p();
+        let streak = owned.local().woken_first;
+        if streak >= WOKEN_FIRST_MAX && !p.runq_is_empty() {
+            owned.local().woken_first = 0;
+            return;
+        }
+        let fired = self.fire_one_due_timer(p);
+        owned.local().woken_first = if fired { streak + 1 } else { 0 };
+    }
+
+    /// The firing step of [`ready_due_sleeper`](Self::ready_due_sleeper):
+    /// our P's earliest due timer, or another P's that is
+    /// [`TIMER_HELP_LATE`] late, into `p`. Returns whether one fired.
+    fn fire_one_due_timer(&'static self, p: &'static P) -> bool {
+        let mut now = 0;
+        if let Some(when) = p.timers.next() {
+            now = nanotime();
+            if when <= now && self.run_timers_max(p, Some(p), now, 1) > 0 {
+                return true;
+            }
+        }
+        let help = TIMER_HELP_LATE.as_nanos() as u64;
+        for other in self.procs() {
+            let Some(when) = other.timers.next() else {
+                continue;
+            };
+            if std::ptr::eq(other, p) {
+                continue;
+            }
+            if now == 0 {
+                now = nanotime();
+            }
+            if when + help <= now && self.run_timers_max(other, Some(p), now, 1) > 0 {
+                return true;
+            }
+        }
+        false
     }
 
     /// Four rounds over all Ps in random order, stealing half of a victim's
@@ -736,8 +794,20 @@ impl Sched {
         p: Option<&'static P>,
         now: u64,
     ) -> usize {
+        self.run_timers_max(owner, p, now, usize::MAX)
+    }
+
+    /// [`run_timers`](Self::run_timers), firing at most `max` timers,
+    /// earliest first.
+    fn run_timers_max(
+        &'static self,
+        owner: &'static P,
+        p: Option<&'static P>,
+        now: u64,
+        max: usize,
+    ) -> usize {
         let mut woken = Vec::new();
-        let fired = owner.timers.run_due(now, |due| match due {
+        let fired = owner.timers.run_due(now, max, |due| match due {
             Due::Wake(g) => woken.push(g),
             Due::Timer(t) => {
                 t.run();
@@ -979,6 +1049,19 @@ fn gcd(mut a: usize, mut b: usize) -> usize {
     }
     a
 }
+
+/// Schedules in a row that may run a sleeper whose timer is due, ahead of
+/// goroutines waiting in the run queue (see `Sched::ready_due_sleeper`):
+/// then one of those has its turn. 61 as for the global queue (Go's
+/// `schedule`): a run queue is never starved for long, and a burst of due
+/// timers is barely slowed down.
+const WOKEN_FIRST_MAX: u32 = 61;
+
+/// How late another P's timer must be before a scheduling M fires it for
+/// that P (see `Sched::ready_due_sleeper`). A P fires its own timers at its
+/// next schedule, normally within microseconds; one that has not done so
+/// for this long is busy with a long goroutine or not running at all.
+const TIMER_HELP_LATE: std::time::Duration = std::time::Duration::from_micros(50);
 
 /// How late a timer may be before sysmon fires it itself: normally the timer
 /// M or the P's own M fires it on time; sysmon steps in when every M is busy.

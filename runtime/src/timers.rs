@@ -201,15 +201,15 @@ impl Timers {
         self.publish(&mut h);
     }
 
-    /// Fire every timer due at `now` (Go's `checkTimers` / `runtimer`):
-    /// hand each sleeper and each timer to `fire` (the scheduler readies
-    /// the sleeper, runs the timer's function). A timer is disarmed under
-    /// the heap lock before it is handed out, so a `stop` racing with it
-    /// either wins (the timer does not fire) or reports `false`. Returns
-    /// how many fired.
-    pub(crate) fn run_due(&self, now: u64, mut fire: impl FnMut(Due)) -> usize {
+    /// Fire the timers due at `now`, earliest first, at most `max` of them
+    /// (Go's `checkTimers` / `runtimer` fire them all): hand each sleeper
+    /// and each timer to `fire` (the scheduler readies the sleeper, runs
+    /// the timer's function). A timer is disarmed under the heap lock
+    /// before it is handed out, so a `stop` racing with it either wins (the
+    /// timer does not fire) or reports `false`. Returns how many fired.
+    pub(crate) fn run_due(&self, now: u64, max: usize, mut fire: impl FnMut(Due)) -> usize {
         let mut fired = 0;
-        loop {
+        while fired < max {
             match self.next() {
                 Some(t) if t <= now => {}
                 _ => return fired,
@@ -241,6 +241,7 @@ impl Timers {
             fire(due);
             fired += 1;
         }
+        fired
     }
 }
 

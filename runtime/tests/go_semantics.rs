@@ -240,6 +240,40 @@ mod scenarios {
                 WG.wait();
                 println!("count {}", *M.lock().unwrap());
             }),
+            // One P: a goroutine waiting in the run queue while a sleeper
+            // whose timer is always due keeps waking. Due sleepers go ahead
+            // of the run queue, but at most 61 schedules in a row
+            // (`WOKEN_FIRST_MAX`): the queued goroutine runs long before
+            // the sleeper's 10,000 naps are over. (Go 1.19 gives it a turn
+            // when sysmon preempts the sleeper's chain, after 10 ms.)
+            "due-sleepers-leave-the-queue-a-turn" => runtime::main(|| {
+                use std::sync::atomic::AtomicU32;
+                const NAPS: u32 = 10_000;
+                static NAPPED: AtomicU32 = AtomicU32::new(0);
+                static WG: WaitGroup = WaitGroup::new();
+                runtime::gomaxprocs(1);
+                WG.add(2);
+                // Spawned first: the sleeper below takes `runnext` and
+                // kicks this one into the run queue.
+                runtime::go(|| {
+                    let napped = NAPPED.load(Ordering::SeqCst);
+                    if napped < NAPS {
+                        println!("queued goroutine ran while the sleeper napped");
+                    } else {
+                        println!("queued goroutine starved: ran after {napped} naps");
+                    }
+                    WG.done();
+                });
+                runtime::go(|| {
+                    for _ in 0..NAPS {
+                        // Due by the next schedule: the clock has moved.
+                        runtime::time::sleep(Duration::from_nanos(1));
+                        NAPPED.fetch_add(1, Ordering::SeqCst);
+                    }
+                    WG.done();
+                });
+                WG.wait();
+            }),
             "std-lazylock-sleeps" => runtime::main(|| {
                 runtime::gomaxprocs(1);
                 static V: std::sync::LazyLock<u32> = std::sync::LazyLock::new(|| {
@@ -371,6 +405,14 @@ mod scenarios {
                     .stdout("held once\nheld once\ncount 2\n")
                     .stderr(note_once());
             }),
+            (
+                "a stream of due sleepers leaves the run queue a turn, one P",
+                || {
+                    run("due-sleepers-leave-the-queue-a-turn")
+                        .code(0)
+                        .stdout("queued goroutine ran while the sleeper napped\n");
+                },
+            ),
             ("a std LazyLock whose init sleeps, one P", || {
                 run("std-lazylock-sleeps")
                     .code(0)
