@@ -113,7 +113,7 @@ pub(crate) fn sysmon_tick(sched: &Sched, now: u64) -> bool {
     // Freed stacks first: their pages go back to the kernel here, off the
     // path of the Ps that freed them.
     if cfg!(target_os = "linux") {
-        crate::stack::scavenge();
+        crate::stack::scavenge(now);
     }
     if !enabled() {
         return false;

@@ -59,9 +59,34 @@ fn pool() -> std::sync::MutexGuard<'static, Vec<Stack>> {
 
 /// Free stacks given back by the Ps whose pages sysmon has not yet returned
 /// to the kernel ([`scavenge`]); handed out first, while still warm.
-static DIRTY: std::sync::Mutex<Vec<Stack>> = std::sync::Mutex::new(Vec::new());
+static DIRTY: std::sync::Mutex<Dirty> = std::sync::Mutex::new(Dirty {
+    stacks: Vec::new(),
+    aged: 0,
+    since: 0,
+});
 
-fn dirty() -> std::sync::MutexGuard<'static, Vec<Stack>> {
+/// The dirty stacks, oldest first, and how many of them are old enough
+/// to scavenge.
+struct Dirty {
+    /// Freed stacks with their pages still in place; the warmest last.
+    stacks: Vec<Stack>,
+    /// `stacks[..aged]` were already dirty at the last scavenging pass.
+    aged: usize,
+    /// When that pass ran (`nanotime`).
+    since: u64,
+}
+
+/// How long a freed stack stays dirty, at least, before its pages go back
+/// to the kernel (it goes between one and two of these after it was
+/// freed). Goroutines that finish while others start, as in a storm of
+/// short sleepers, reuse the freed stacks within microseconds: returning
+/// their pages at once made every reuse fault them in again (about 2 us
+/// each on our VM), and each `madvise` interrupts every running M for its
+/// TLB shootdown. Go's background scavenger also waits: it returns freed
+/// memory gradually, not as soon as a span is freed.
+const SCAVENGE_AGE_NS: u64 = 10_000_000;
+
+fn dirty() -> std::sync::MutexGuard<'static, Dirty> {
     match DIRTY.lock() {
         Ok(g) => g,
         Err(p) => p.into_inner(),
@@ -114,9 +139,10 @@ pub struct Stack {
 pub(crate) fn refill(dst: &mut Vec<Stack>, n: usize) {
     {
         let mut warm = dirty();
-        if !warm.is_empty() {
-            let at = warm.len() - n.clamp(1, warm.len());
-            dst.extend(warm.drain(at..));
+        if !warm.stacks.is_empty() {
+            let at = warm.stacks.len() - n.clamp(1, warm.stacks.len());
+            dst.extend(warm.stacks.drain(at..));
+            warm.aged = warm.aged.min(at);
             return;
         }
     }
@@ -141,18 +167,31 @@ pub(crate) fn refill(dst: &mut Vec<Stack>, n: usize) {
 /// on the path of the P that frees them.
 pub(crate) fn release(stacks: impl Iterator<Item = Stack>) {
     if cfg!(target_os = "linux") {
-        dirty().extend(stacks);
+        dirty().stacks.extend(stacks);
     } else {
         pool().extend(stacks);
     }
 }
 
-/// Give the pages of the free stacks in [`DIRTY`] back to the kernel, one
-/// `madvise(MADV_DONTNEED)` per run of adjacent stacks, and move them to the
-/// pool (sysmon, every tick; Go's background scavenger returns freed stack
-/// spans to the OS the same way). Returns how many stacks it cleaned.
-pub(crate) fn scavenge() -> usize {
-    let mut stacks = std::mem::take(&mut *dirty());
+/// Give the pages of the free stacks that stayed in [`DIRTY`] for
+/// [`SCAVENGE_AGE_NS`] back to the kernel, one `madvise(MADV_DONTNEED)` per
+/// run of adjacent stacks, and move them to the pool (sysmon, every tick;
+/// Go's background scavenger returns freed stack spans to the OS the same
+/// way, gradually). Returns how many stacks it cleaned.
+pub(crate) fn scavenge(now: u64) -> usize {
+    let mut stacks = {
+        let mut dirty = dirty();
+        if now < dirty.since + SCAVENGE_AGE_NS {
+            return 0;
+        }
+        // The stacks dirty at the last pass and not reused since go now;
+        // the others are old enough at the next pass.
+        let aged = dirty.aged;
+        let old: Vec<Stack> = dirty.stacks.drain(..aged).collect();
+        dirty.aged = dirty.stacks.len();
+        dirty.since = now;
+        old
+    };
     if stacks.is_empty() {
         return 0;
     }
