@@ -65,8 +65,11 @@
 //! Batches: the compactor copies up to [`CHUNK`] stacks into one shared
 //! buffer ([`ChunkSaver`]; zero words at the bottom of each range are left
 //! out, since the zeroed pages give them back), then releases their
-//! pages with one `madvise` per run of adjacent stacks (stacks of a region
-//! are contiguous, and guards in between survive `MADV_DONTNEED`), then
+//! pages with `MADV_DONTNEED` on runs of adjacent stacks (stacks of a region
+//! are contiguous, and guards in between survive it; the compactor sorts
+//! its candidates by address so that a chunk's stacks are neighbours), all
+//! runs in one `process_madvise` where the kernel can, since each call
+//! flushes the TLBs of every CPU running one of our threads; then it
 //! publishes them. A resumer that finds its G claimed waits at most one
 //! chunk.
 //!
@@ -331,15 +334,17 @@ fn bite_skips_copy_back() -> bool {
     *SKIP.get_or_init(|| std::env::var("RUNTIME_COMPACT_BITE").is_ok_and(|v| v == "skip-copy-back"))
 }
 
-/// Give back the pages of compacted stacks' usable ranges `[lo, base)`: one
-/// `madvise` per run of adjacent stacks (the gap between two neighbours in
-/// a region is the upper one's guard, which `MADV_DONTNEED` keeps).
+/// Give back the pages of compacted stacks' usable ranges `[lo, base)`:
+/// merged into runs of adjacent stacks (the gap between two neighbours in
+/// a region is the upper one's guard, which `MADV_DONTNEED` keeps), all
+/// runs in one system call where the kernel can (`os::release_page_runs`).
 ///
 /// # Safety
 /// Every range is the usable part of a stack whose bytes were saved and
 /// that nothing uses until it is published and restored.
 pub(crate) unsafe fn release(ranges: &mut [(usize, usize)], guard: usize) {
     ranges.sort_unstable();
+    let mut runs: Vec<(usize, usize)> = Vec::with_capacity(ranges.len());
     let mut i = 0;
     while i < ranges.len() {
         let (lo, mut hi) = ranges[i];
@@ -348,11 +353,12 @@ pub(crate) unsafe fn release(ranges: &mut [(usize, usize)], guard: usize) {
             hi = ranges[i].1;
             i += 1;
         }
-        // SAFETY: per the contract, plus the guards in between, which the
-        // kernel keeps.
-        if let Err(err) = unsafe { crate::os::release_pages(lo, hi - lo) } {
-            // Keeping the pages is always correct, only less frugal.
-            let _ = err;
-        }
+        runs.push((lo, hi - lo));
+    }
+    // SAFETY: per the contract, plus the guards in between, which the
+    // kernel keeps.
+    if let Err(err) = unsafe { crate::os::release_page_runs(&runs) } {
+        // Keeping the pages is always correct, only less frugal.
+        let _ = err;
     }
 }

@@ -194,6 +194,13 @@ pub(crate) fn compact_all(sched: &Sched) -> usize {
 /// release the chunk's pages, publish. A resumer that finds its G claimed
 /// waits for one chunk at most.
 fn compact_gs(sched: &Sched, gs: &[GRef]) -> usize {
+    // By stack address: a chunk then covers neighbouring stacks, whose
+    // pages go back in a few long runs instead of many short ones (Gs in
+    // `allgs` order got their stacks from two or more Ps' caches, taken
+    // from the regions in batches, so neighbours in `allgs` are seldom
+    // neighbours in memory).
+    let mut gs = gs.to_vec();
+    gs.sort_unstable_by_key(|g| g.stack_base());
     let usable = crate::stack::usable_size();
     let guard = crate::stack::guard_size();
     let mut done = 0;

@@ -341,7 +341,11 @@ impl G {
     /// G woke and parked again: then the new wait looks one sysmon tick
     /// older than it is, which minutes cannot show.
     pub(crate) fn stamp_waitsince(&self, now: u64) {
-        let _ = self.waitsince.compare_exchange(0, now, Relaxed, Relaxed);
+        // Load first: a failed compare-and-swap still takes the cache line
+        // for writing, and sysmon's walk finds nearly every G stamped.
+        if self.waitsince.load(Relaxed) == 0 {
+            let _ = self.waitsince.compare_exchange(0, now, Relaxed, Relaxed);
+        }
     }
 
     /// Why this G is parked.

@@ -174,8 +174,9 @@ pub(crate) fn release(stacks: impl Iterator<Item = Stack>) {
 }
 
 /// Give the pages of the free stacks that stayed in [`DIRTY`] for
-/// [`SCAVENGE_AGE_NS`] back to the kernel, one `madvise(MADV_DONTNEED)` per
-/// run of adjacent stacks, and move them to the pool (sysmon, every tick;
+/// [`SCAVENGE_AGE_NS`] back to the kernel (`madvise(MADV_DONTNEED)` on runs
+/// of adjacent stacks, all runs in one system call where the kernel can),
+/// and move them to the pool (sysmon, every tick;
 /// Go's background scavenger returns freed stack spans to the OS the same
 /// way, gradually). Returns how many stacks it cleaned.
 pub(crate) fn scavenge(now: u64) -> usize {
@@ -197,6 +198,7 @@ pub(crate) fn scavenge(now: u64) -> usize {
     }
     let guard = guard_size();
     stacks.sort_unstable_by_key(|s| s.limit);
+    let mut runs = Vec::new();
     let mut i = 0;
     while i < stacks.len() {
         let lo = stacks[i].limit + guard;
@@ -206,11 +208,12 @@ pub(crate) fn scavenge(now: u64) -> usize {
             hi = stacks[i].base();
             i += 1;
         }
-        // SAFETY: free stacks, in neither list while we hold them here:
-        // nothing runs on them or points into them; the guards inside the
-        // run stay (see os::release_pages).
-        let _ = unsafe { os::release_pages(lo, hi - lo) };
+        runs.push((lo, hi - lo));
     }
+    // SAFETY: free stacks, in neither list while we hold them here:
+    // nothing runs on them or points into them; the guards inside the
+    // runs stay (see os::release_pages).
+    let _ = unsafe { os::release_page_runs(&runs) };
     let n = stacks.len();
     pool().extend(stacks);
     n

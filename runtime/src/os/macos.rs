@@ -156,6 +156,14 @@ pub(super) unsafe fn release_pages(_at: usize, _len: usize) -> std::io::Result<(
     Err(std::io::Error::from_raw_os_error(libc::ENOTSUP))
 }
 
+/// Not used on macOS (stack compaction is Linux-only).
+///
+/// # Safety
+/// As on Linux.
+pub(super) unsafe fn release_page_runs(_runs: &[(usize, usize)]) -> std::io::Result<bool> {
+    Ok(false)
+}
+
 /// No guard regions on macOS: nothing to batch.
 ///
 /// # Safety

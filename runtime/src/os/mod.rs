@@ -232,6 +232,24 @@ pub unsafe fn release_pages(at: usize, len: usize) -> std::io::Result<()> {
     unsafe { sys::release_pages(at, len) }
 }
 
+/// [`release_pages`] for every `(at, len)` of `runs`: all in one system
+/// call where the kernel has proven it can (Linux 6.13+, `process_madvise`),
+/// else one by one. Every range is released unless an error is returned.
+///
+/// # Safety
+/// As [`release_pages`], for every range.
+pub unsafe fn release_page_runs(runs: &[(usize, usize)]) -> std::io::Result<()> {
+    // SAFETY: forwarded contract.
+    if let Ok(true) = unsafe { sys::release_page_runs(runs) } {
+        return Ok(());
+    }
+    for &(at, len) in runs {
+        // SAFETY: forwarded contract.
+        unsafe { sys::release_pages(at, len)? };
+    }
+    Ok(())
+}
+
 /// Whether `len` bytes at `addr` can be read, asked of the kernel rather than
 /// by touching them (a pipe `write` from them fails with `EFAULT` when they
 /// cannot): how the guard probe and the tests check that a guard is in place
