@@ -381,6 +381,7 @@ mod tests {
     /// stack is made first, which installs a region's guards that way),
     /// else through the one-by-one fallback.
     #[test]
+    #[cfg(not(loom))]
     fn releasing_runs_zeroes_their_pages_and_only_theirs() {
         let _stack = crate::stack::Stack::new();
         let page = super::super::page_size();
