@@ -14,7 +14,9 @@
 //! P has run the same goroutine for a whole time slice (the same `schedtick`
 //! on two looks 10 ms apart, as Go's `retake` judges preemption), sysmon
 //! asks the kernel whether that M's thread is blocked
-//! (`/proc/self/task/TID/stat` on Linux: `os::thread_state`). If it is, and
+//! (`/proc/self/task/TID/stat` on Linux: `os::thread_state`), and, since a
+//! state letter is a snapshot, whether the thread's CPU time has stood
+//! still for 5 ms over two looks (`os::thread_cpu_ns`). If it is, and
 //! the goroutine runs its own code (not the runtime's), sysmon turns the run
 //! into a syscall on the goroutine's behalf (G and P to `Syscall`, as
 //! `entersyscall` would) and hands the P off (`sysmon::retake_p`). When the
@@ -370,10 +372,10 @@ pub(crate) use sysmon_side::{init, retake_blocked};
 /// thread states, `membarrier`, the note. Not built under loom.
 #[cfg(not(loom))]
 mod sysmon_side {
-    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
     use crate::g::GRef;
-    use crate::os::{process_barrier, thread_state, OsThread};
+    use crate::os::{process_barrier, thread_cpu_ns, thread_state, OsThread};
     use crate::p::{PStatus, P};
     use crate::sched::Sched;
     use crate::sync_facade::Ordering;
@@ -409,8 +411,12 @@ mod sysmon_side {
         if !g.in_user.load(Ordering::Relaxed) || raw == 0 {
             return false;
         }
-        let blocked = || thread_state(OsThread::from_raw(raw)).is_blocked();
-        if !blocked() || !super::claim(g, p, process_barrier, blocked) {
+        let thread = OsThread::from_raw(raw);
+        let blocked = || thread_state(thread).is_blocked();
+        if !blocked() || !cpu_stood_still(p, thread) {
+            return false;
+        }
+        if !super::claim(g, p, process_barrier, blocked) {
             return false;
         }
         // The note first: written after the hand-off it could lose the
@@ -418,6 +424,61 @@ mod sysmon_side {
         note_once(g);
         crate::sysmon::retake_p(sched, p, PStatus::Syscall);
         true
+    }
+
+    /// How long a thread's CPU time must have stood still, over looks at
+    /// the same run of the same goroutine, before sysmon believes the
+    /// kernel's "blocked".
+    const STILL_FOR_NS: u64 = 5_000_000;
+
+    /// What sysmon saw at its last look at each P's thread: which run (the
+    /// thread and the P's `schedtick`), its CPU time, and when it first saw
+    /// that CPU time. Only sysmon's thread reads and writes these.
+    struct Look {
+        run: AtomicU64,
+        cpu_ns: AtomicU64,
+        since: AtomicU64,
+    }
+
+    static LOOKS: [Look; crate::p::MAX_GOMAXPROCS] = [const {
+        Look {
+            run: AtomicU64::new(0),
+            cpu_ns: AtomicU64::new(0),
+            since: AtomicU64::new(0),
+        }
+    }; crate::p::MAX_GOMAXPROCS];
+
+    /// Whether the thread running `p`'s goroutine has used no CPU time for
+    /// at least [`STILL_FOR_NS`], by looks at this same run. The kernel's
+    /// state letter is a snapshot: a thread that waits for a moment in the
+    /// middle of running (on a page fault in state `D`, or, under
+    /// `qemu-user`, on the emulator's own locks while it runs our program)
+    /// reads as blocked too, and taking its P would be wrong. A thread
+    /// really stuck in the kernel uses no CPU at all; one that runs does,
+    /// however often it waits. So the first look at a run only notes the
+    /// CPU time, and a later one, if it has not moved, confirms. Where
+    /// the platform will not say, the state letter decides alone.
+    fn cpu_stood_still(p: &P, thread: OsThread) -> bool {
+        let Some(cpu_ns) = thread_cpu_ns(thread) else {
+            return true;
+        };
+        let run = (thread.to_raw() << 32) | u64::from(p.schedtick.load(Ordering::Relaxed));
+        LOOKS[p.id].still(run, cpu_ns, crate::timers::nanotime())
+    }
+
+    impl Look {
+        /// This look at `run` read `cpu_ns` at `now`: true if an earlier
+        /// look at the same run read the same CPU time at least
+        /// [`STILL_FOR_NS`] ago; otherwise remember this reading.
+        fn still(&self, run: u64, cpu_ns: u64, now: u64) -> bool {
+            if self.run.load(Relaxed) != run || self.cpu_ns.load(Relaxed) != cpu_ns {
+                self.run.store(run, Relaxed);
+                self.cpu_ns.store(cpu_ns, Relaxed);
+                self.since.store(now, Relaxed);
+                return false;
+            }
+            now.saturating_sub(self.since.load(Relaxed)) >= STILL_FOR_NS
+        }
     }
 
     /// Tell the programmer, once per program, which goroutine blocked its
@@ -448,5 +509,31 @@ mod sysmon_side {
             g.goid()
         );
         crate::fatal::write_stderr_raw(&text);
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn a_thread_counts_as_still_only_after_two_looks_at_one_run_without_cpu_time() {
+            const MS: u64 = 1_000_000;
+            let look = Look {
+                run: AtomicU64::new(0),
+                cpu_ns: AtomicU64::new(0),
+                since: AtomicU64::new(0),
+            };
+            // The first look at a run only notes its CPU time.
+            assert!(!look.still(7, 100, 10 * MS));
+            assert!(!look.still(7, 100, 14 * MS));
+            assert!(look.still(7, 100, 15 * MS));
+            // The thread ran meanwhile: start over from this reading.
+            assert!(!look.still(7, 101, 30 * MS));
+            assert!(!look.still(7, 101, 34 * MS));
+            assert!(look.still(7, 101, 35 * MS));
+            // Another run (the P's schedtick moved, or another thread).
+            assert!(!look.still(8, 101, 50 * MS));
+            assert!(look.still(8, 101, 55 * MS));
+        }
     }
 }

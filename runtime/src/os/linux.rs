@@ -40,6 +40,25 @@ impl OsThread {
     }
 }
 
+/// The thread's CPU-time clock (`clock_gettime` on the clock id the kernel
+/// derives from a TID: `MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED)` in
+/// `include/linux/posix-timers.h`, what glibc's `pthread_getcpuclockid`
+/// returns): the nanoseconds it has run, exact to the moment of the call.
+pub(super) fn thread_cpu_ns(thread: OsThread) -> Option<u64> {
+    const CPUCLOCK_PERTHREAD: libc::clockid_t = 4;
+    const CPUCLOCK_SCHED: libc::clockid_t = 2;
+    let clock = (!thread.0 << 3) | CPUCLOCK_PERTHREAD | CPUCLOCK_SCHED;
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec we own.
+    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
+        return None;
+    }
+    Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+}
+
 /// The state letter of `/proc/self/task/TID/stat` (see proc(5)).
 pub(super) fn thread_state(thread: OsThread) -> ThreadState {
     let Ok(stat) = std::fs::read(format!("/proc/self/task/{}/stat", thread.0)) else {

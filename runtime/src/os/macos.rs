@@ -49,6 +49,28 @@ impl OsThread {
     }
 }
 
+/// mach `thread_info(THREAD_BASIC_INFO)`'s user and system time (to the
+/// microsecond).
+pub(super) fn thread_cpu_ns(thread: OsThread) -> Option<u64> {
+    // SAFETY: as in `thread_state`.
+    let (rc, info) = unsafe {
+        let mut info: libc::thread_basic_info = std::mem::zeroed();
+        let mut count = libc::THREAD_BASIC_INFO_COUNT;
+        let rc = libc::thread_info(
+            thread.0,
+            libc::THREAD_BASIC_INFO as libc::thread_flavor_t,
+            (&raw mut info).cast(),
+            &mut count,
+        );
+        (rc, info)
+    };
+    if rc != libc::KERN_SUCCESS {
+        return None;
+    }
+    let micros = |t: libc::time_value_t| t.seconds as u64 * 1_000_000 + t.microseconds as u64;
+    Some((micros(info.user_time) + micros(info.system_time)) * 1_000)
+}
+
 /// mach `thread_info(THREAD_BASIC_INFO)`'s `run_state`.
 pub(super) fn thread_state(thread: OsThread) -> ThreadState {
     // SAFETY: thread_info fills at most `count` integers of the zeroed struct

@@ -307,6 +307,15 @@ pub fn thread_state(thread: OsThread) -> ThreadState {
     sys::thread_state(thread)
 }
 
+/// The CPU time `thread` (a thread of this process) has used so far, in
+/// nanoseconds, or `None` when the platform will not say. sysmon's second
+/// opinion on a thread [`thread_state`] calls blocked: one whose CPU time
+/// still grows is not (an emulator's threads, for one, wait on the
+/// emulator's own locks while they run the program). One system call.
+pub fn thread_cpu_ns(thread: OsThread) -> Option<u64> {
+    sys::thread_cpu_ns(thread)
+}
+
 /// Resident memory of this process in bytes, or `None` when the platform
 /// will not say.
 pub fn resident_bytes() -> Option<u64> {
@@ -400,6 +409,60 @@ mod tests {
         spinner.join().unwrap();
         assert!(!seen.iter().any(|s| s.is_blocked()), "{seen:?}");
         assert!(seen.contains(&ThreadState::Running), "{seen:?}");
+    }
+
+    #[test]
+    fn a_spinning_thread_uses_cpu_time_and_a_sleeping_one_does_not() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{mpsc, Arc};
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let (id_tx, id_rx) = mpsc::channel();
+        let spinner = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                id_tx.send(current_thread()).unwrap();
+                while !stop.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        };
+        let thread = id_rx.recv().unwrap();
+        let first = thread_cpu_ns(thread).expect("this platform reports thread CPU time");
+        let mut later = first;
+        for _ in 0..1000 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            later = thread_cpu_ns(thread).unwrap();
+            if later > first {
+                break;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        spinner.join().unwrap();
+        assert!(
+            later > first,
+            "a spinning thread's CPU time stood at {first} ns"
+        );
+
+        let (id_tx, id_rx) = mpsc::channel();
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let sleeper = std::thread::spawn(move || {
+            id_tx.send(current_thread()).unwrap();
+            go_rx.recv().unwrap();
+        });
+        let thread = id_rx.recv().unwrap();
+        while !thread_state(thread).is_blocked() {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let asleep = thread_cpu_ns(thread).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(
+            thread_cpu_ns(thread),
+            Some(asleep),
+            "a blocked thread used CPU time"
+        );
+        go_tx.send(()).unwrap();
+        sleeper.join().unwrap();
     }
 
     #[test]
