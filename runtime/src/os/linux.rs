@@ -233,6 +233,29 @@ fn self_pidfd() -> libc::c_int {
     })
 }
 
+/// `process_madvise(2)` with `advice` on every `(at, len)` of `ranges`
+/// (at most `UIO_MAXIOV`), through `fd`, this process's pidfd: the bytes
+/// advised, or -1.
+///
+/// # Safety
+/// The advice must be safe for every range (the callers' contracts).
+unsafe fn process_madvise_self(
+    fd: libc::c_int,
+    ranges: &[(usize, usize)],
+    advice: libc::c_int,
+) -> libc::c_long {
+    let iov: Vec<libc::iovec> = ranges
+        .iter()
+        .map(|&(at, len)| libc::iovec {
+            iov_base: at as *mut libc::c_void,
+            iov_len: len,
+        })
+        .collect();
+    // SAFETY: the iovecs name ranges the caller vouches for; the kernel
+    // only reads the array.
+    unsafe { libc::syscall(SYS_PROCESS_MADVISE, fd, iov.as_ptr(), iov.len(), advice, 0) }
+}
+
 /// Whether `process_madvise(2)` on ourselves does what it says here: 0
 /// not yet known, 1 proven (the guards it installed fault), 2 not usable
 /// (older kernel, emulator). Proven only by [`install_guard_regions`]; the
@@ -255,25 +278,8 @@ pub(super) unsafe fn release_page_runs(runs: &[(usize, usize)]) -> std::io::Resu
     }
     const UIO_MAXIOV: usize = 1024;
     for slice in runs.chunks(UIO_MAXIOV) {
-        let iov: Vec<libc::iovec> = slice
-            .iter()
-            .map(|&(at, len)| libc::iovec {
-                iov_base: at as *mut libc::c_void,
-                iov_len: len,
-            })
-            .collect();
-        // SAFETY: the iovecs name ranges the caller vouches for; the kernel
-        // only reads the array.
-        let done = unsafe {
-            libc::syscall(
-                SYS_PROCESS_MADVISE,
-                self_pidfd(),
-                iov.as_ptr(),
-                iov.len(),
-                libc::MADV_DONTNEED,
-                0,
-            )
-        };
+        // SAFETY: the caller vouches for the ranges.
+        let done = unsafe { process_madvise_self(self_pidfd(), slice, libc::MADV_DONTNEED) };
         let want: usize = slice.iter().map(|&(_, len)| len).sum();
         if done < 0 || done as usize != want {
             // Part may be done: `MADV_DONTNEED` twice is harmless, so the
@@ -303,25 +309,9 @@ pub(super) unsafe fn install_guard_regions(starts: &[usize], len: usize) -> std:
         WORKS.store(2, std::sync::atomic::Ordering::Relaxed);
         return Ok(false);
     }
-    let iov: Vec<libc::iovec> = starts
-        .iter()
-        .map(|&at| libc::iovec {
-            iov_base: at as *mut libc::c_void,
-            iov_len: len,
-        })
-        .collect();
-    // SAFETY: the iovecs name ranges the caller vouches for; the kernel
-    // only reads the array.
-    let done = unsafe {
-        libc::syscall(
-            SYS_PROCESS_MADVISE,
-            fd,
-            iov.as_ptr(),
-            iov.len(),
-            MADV_GUARD_INSTALL,
-            0,
-        )
-    };
+    let ranges: Vec<(usize, usize)> = starts.iter().map(|&at| (at, len)).collect();
+    // SAFETY: the caller vouches for the ranges.
+    let done = unsafe { process_madvise_self(fd, &ranges, MADV_GUARD_INSTALL) };
     if done < 0 {
         let err = std::io::Error::last_os_error();
         if WORKS.load(std::sync::atomic::Ordering::Relaxed) == 0 {

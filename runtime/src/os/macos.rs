@@ -49,30 +49,8 @@ impl OsThread {
     }
 }
 
-/// mach `thread_info(THREAD_BASIC_INFO)`'s user and system time (to the
-/// microsecond).
-pub(super) fn thread_cpu_ns(thread: OsThread) -> Option<u64> {
-    // SAFETY: as in `thread_state`.
-    let (rc, info) = unsafe {
-        let mut info: libc::thread_basic_info = std::mem::zeroed();
-        let mut count = libc::THREAD_BASIC_INFO_COUNT;
-        let rc = libc::thread_info(
-            thread.0,
-            libc::THREAD_BASIC_INFO as libc::thread_flavor_t,
-            (&raw mut info).cast(),
-            &mut count,
-        );
-        (rc, info)
-    };
-    if rc != libc::KERN_SUCCESS {
-        return None;
-    }
-    let micros = |t: libc::time_value_t| t.seconds as u64 * 1_000_000 + t.microseconds as u64;
-    Some((micros(info.user_time) + micros(info.system_time)) * 1_000)
-}
-
-/// mach `thread_info(THREAD_BASIC_INFO)`'s `run_state`.
-pub(super) fn thread_state(thread: OsThread) -> ThreadState {
+/// mach `thread_info(THREAD_BASIC_INFO)` of `thread`, or `None`.
+fn basic_info(thread: OsThread) -> Option<libc::thread_basic_info> {
     // SAFETY: thread_info fills at most `count` integers of the zeroed struct
     // we own, and reports the count it wrote.
     let (rc, info) = unsafe {
@@ -86,9 +64,21 @@ pub(super) fn thread_state(thread: OsThread) -> ThreadState {
         );
         (rc, info)
     };
-    if rc != libc::KERN_SUCCESS {
+    (rc == libc::KERN_SUCCESS).then_some(info)
+}
+
+/// `THREAD_BASIC_INFO`'s user and system time (to the microsecond).
+pub(super) fn thread_cpu_ns(thread: OsThread) -> Option<u64> {
+    let info = basic_info(thread)?;
+    let micros = |t: libc::time_value_t| t.seconds as u64 * 1_000_000 + t.microseconds as u64;
+    Some((micros(info.user_time) + micros(info.system_time)) * 1_000)
+}
+
+/// `THREAD_BASIC_INFO`'s `run_state`.
+pub(super) fn thread_state(thread: OsThread) -> ThreadState {
+    let Some(info) = basic_info(thread) else {
         return ThreadState::Unknown;
-    }
+    };
     match info.run_state {
         libc::TH_STATE_RUNNING => ThreadState::Running,
         libc::TH_STATE_WAITING | libc::TH_STATE_UNINTERRUPTIBLE => ThreadState::Blocked,

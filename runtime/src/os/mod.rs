@@ -366,18 +366,46 @@ mod tests {
         assert_eq!(256 * 1024 % page, 0);
     }
 
-    #[test]
-    fn a_blocked_thread_reads_blocked_and_a_spinning_one_running() {
-        use std::sync::atomic::AtomicBool;
-        use std::sync::{mpsc, Arc};
-        // Blocked in the kernel: a std channel receive (a futex wait).
-        let (id_tx, id_rx) = mpsc::channel();
-        let (go_tx, go_rx) = mpsc::channel::<()>();
+    /// A thread blocked in the kernel (a std channel receive: a futex
+    /// wait), and what lets it go and joins it.
+    fn blocked_thread() -> (OsThread, impl FnOnce()) {
+        let (id_tx, id_rx) = std::sync::mpsc::channel();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
         let sleeper = std::thread::spawn(move || {
             id_tx.send(current_thread()).unwrap();
             go_rx.recv().unwrap();
         });
         let thread = id_rx.recv().unwrap();
+        (thread, move || {
+            go_tx.send(()).unwrap();
+            sleeper.join().unwrap();
+        })
+    }
+
+    /// A thread spinning in user space, and what stops and joins it.
+    fn spinning_thread() -> (OsThread, impl FnOnce()) {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let (id_tx, id_rx) = std::sync::mpsc::channel();
+        let spinner = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                id_tx.send(current_thread()).unwrap();
+                while !stop.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        };
+        let thread = id_rx.recv().unwrap();
+        (thread, move || {
+            stop.store(true, Ordering::Relaxed);
+            spinner.join().unwrap();
+        })
+    }
+
+    #[test]
+    fn a_blocked_thread_reads_blocked_and_a_spinning_one_running() {
+        let (thread, release) = blocked_thread();
         let mut state = ThreadState::Unknown;
         for _ in 0..1000 {
             state = thread_state(thread);
@@ -387,47 +415,19 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
         assert_eq!(state, ThreadState::Blocked);
-        go_tx.send(()).unwrap();
-        sleeper.join().unwrap();
+        release();
 
-        // Spinning in user space: never blocked.
-        let stop = Arc::new(AtomicBool::new(false));
-        let (id_tx, id_rx) = mpsc::channel();
-        let spinner = {
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                id_tx.send(current_thread()).unwrap();
-                while !stop.load(Ordering::Relaxed) {
-                    std::hint::spin_loop();
-                }
-            })
-        };
-        let thread = id_rx.recv().unwrap();
+        let (thread, stop) = spinning_thread();
         std::thread::sleep(std::time::Duration::from_millis(5));
         let seen: Vec<ThreadState> = (0..20).map(|_| thread_state(thread)).collect();
-        stop.store(true, Ordering::Relaxed);
-        spinner.join().unwrap();
+        stop();
         assert!(!seen.iter().any(|s| s.is_blocked()), "{seen:?}");
         assert!(seen.contains(&ThreadState::Running), "{seen:?}");
     }
 
     #[test]
     fn a_spinning_thread_uses_cpu_time_and_a_sleeping_one_does_not() {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        use std::sync::{mpsc, Arc};
-
-        let stop = Arc::new(AtomicBool::new(false));
-        let (id_tx, id_rx) = mpsc::channel();
-        let spinner = {
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                id_tx.send(current_thread()).unwrap();
-                while !stop.load(Ordering::Relaxed) {
-                    std::hint::spin_loop();
-                }
-            })
-        };
-        let thread = id_rx.recv().unwrap();
+        let (thread, stop) = spinning_thread();
         let first = thread_cpu_ns(thread).expect("this platform reports thread CPU time");
         let mut later = first;
         for _ in 0..1000 {
@@ -437,20 +437,13 @@ mod tests {
                 break;
             }
         }
-        stop.store(true, Ordering::Relaxed);
-        spinner.join().unwrap();
+        stop();
         assert!(
             later > first,
             "a spinning thread's CPU time stood at {first} ns"
         );
 
-        let (id_tx, id_rx) = mpsc::channel();
-        let (go_tx, go_rx) = mpsc::channel::<()>();
-        let sleeper = std::thread::spawn(move || {
-            id_tx.send(current_thread()).unwrap();
-            go_rx.recv().unwrap();
-        });
-        let thread = id_rx.recv().unwrap();
+        let (thread, release) = blocked_thread();
         while !thread_state(thread).is_blocked() {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
@@ -461,8 +454,7 @@ mod tests {
             Some(asleep),
             "a blocked thread used CPU time"
         );
-        go_tx.send(()).unwrap();
-        sleeper.join().unwrap();
+        release();
     }
 
     #[test]
