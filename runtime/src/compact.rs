@@ -104,21 +104,40 @@ const COMPACTED: u8 = 2;
 const RESTORING: u8 = 3;
 
 /// The bytes of a compacted stack: `[lo, lo + len)`, whose end is the
-/// stack's base, kept at `bytes[at..at + len]` of its chunk's buffer.
+/// stack's base, kept at `at..at + len` of its chunk's buffer.
 struct Saved {
     lo: usize,
-    bytes: std::sync::Arc<Vec<u8>>,
+    bytes: std::sync::Arc<ChunkBytes>,
     at: usize,
     len: usize,
 }
 
-/// The saved bytes of one chunk of compactions, in one allocation shared
-/// by the chunk's goroutines and freed when the last of them is restored.
-/// One allocation per chunk, not per goroutine: allocating a million
-/// buffers of a kilobyte or two from sysmon's thread grew glibc's arena a
-/// page at a time, one `mprotect` (and the address space's write lock,
-/// which page faults on the Ms wait for) per eight compactions. A buffer
+/// The saved bytes of one chunk of compactions, in one buffer shared by
+/// the chunk's goroutines and given back when the last of them is
+/// restored. One buffer per chunk, not per goroutine, and from the
+/// runtime's own store (`compact_store.rs`), not `malloc`: growing the
+/// system allocator's arena from sysmon's thread write-locks the address
+/// space, and every M faulting a stack page in waits for it. A buffer
 /// outlives its first restores by at most the bytes of one chunk.
+struct ChunkBytes(Option<crate::compact_store::Extent>);
+
+impl ChunkBytes {
+    fn as_ptr(&self) -> *const u8 {
+        self.0.as_ref().map_or(std::ptr::null(), |e| e.as_ptr())
+    }
+}
+
+impl Drop for ChunkBytes {
+    fn drop(&mut self) {
+        if let Some(extent) = self.0.take() {
+            crate::compact_store::free(extent);
+        }
+    }
+}
+
+/// Copies a chunk's stacks into a scratch buffer (kept from chunk to
+/// chunk), then, at [`ChunkSaver::finish`], into a buffer of their exact
+/// size class.
 pub(crate) struct ChunkSaver {
     bytes: Vec<u8>,
     /// `(slot, lo, at, len)` of each stack copied into `bytes`.
@@ -164,9 +183,15 @@ impl ChunkSaver {
         if self.pending.is_empty() {
             return;
         }
-        let mut bytes = std::mem::take(&mut self.bytes);
-        bytes.shrink_to_fit();
-        let bytes = std::sync::Arc::new(bytes);
+        let extent = crate::compact_store::alloc(self.bytes.len());
+        debug_assert!(extent.len() >= self.bytes.len());
+        // SAFETY: the extent is ours alone and holds at least
+        // `self.bytes.len()` bytes; the scratch buffer is another allocation.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.bytes.as_ptr(), extent.as_ptr(), self.bytes.len())
+        };
+        self.bytes.clear();
+        let bytes = std::sync::Arc::new(ChunkBytes(Some(extent)));
         for (slot, lo, at, len) in self.pending.drain(..) {
             let saved = Saved {
                 lo,
@@ -290,10 +315,12 @@ impl Slot {
         }
         // SAFETY: `[lo, lo + len)` is the top of this goroutine's own stack
         // (mapped for the life of the process; its pages were released, so
-        // the writes fault zero pages in), and the goroutine is not running.
+        // the writes fault zero pages in), and the goroutine is not running;
+        // `[at, at + len)` of the chunk's buffer holds its bytes (written by
+        // `ChunkSaver::finish`), and our `Arc` keeps the buffer alive.
         unsafe {
             std::ptr::copy_nonoverlapping(
-                saved.bytes[saved.at..].as_ptr(),
+                saved.bytes.as_ptr().add(saved.at),
                 saved.lo as *mut u8,
                 saved.len,
             )

@@ -114,6 +114,7 @@ pub(crate) fn sysmon_tick(sched: &Sched, now: u64) -> bool {
     // path of the Ps that freed them.
     if cfg!(target_os = "linux") {
         crate::stack::scavenge(now);
+        crate::compact_store::release_idle(now);
     }
     if !enabled() {
         return false;

@@ -13,7 +13,9 @@
 //! | `g.rs` | G: a goroutine, its status, why it waits; its coroutine and the switch back to its M |
 //! | `funcval.rs` | the function a new goroutine will run, kept in its G until it starts |
 //! | `stack.rs` | goroutine stacks: carved from big regions, each with a guard page |
+//! | `stack_carver.rs` | a thread that maps the next stacks before `go` needs them |
 //! | `compact.rs` | stack compaction: a long-parked goroutine's bytes in a small buffer, its pages back to the kernel, restored in place |
+//! | `compact_store.rs` | where compacted stacks' bytes wait: buffers from the runtime's own reserved address space, not `malloc` |
 //! | `compactor.rs` | who compacts and when: sysmon, for goroutines parked 20 ms or more (seen twice by its walk); `compact_stacks()` on demand |
 //! | `os/mod.rs`, `os/linux.rs`, `os/macos.rs` | the OS layer: page size, stack guards, fault signals, thread state, for Linux and macOS behind one set of functions |
 //! | `m.rs` | M: an OS thread, and its loop (`schedule`, `execute`) |
@@ -21,6 +23,7 @@
 //! | `runq.rs` | the 256-slot lock-free ring and steal-half |
 //! | `sched.rs` | global queue, idle Ps, free Gs, timers, `findrunnable` and stealing |
 //! | `idle.rs` | idle Ms: spinning, `wakep`, `startm`, `stopm`, and why no wakeup is lost |
+//! | `persistent.rs` | memory for records kept for the life of the process (goroutine records), bumped through the runtime's own reservation (Go's `persistentalloc`) |
 //! | `proc.rs` | `go`, `gosched`, `gomaxprocs`, `main`, `gopark`/`goready`, the panic hook, start-up |
 //! | `sysmon.rs` | time slices: asking a goroutine that ran 10 ms to yield; taking Ps back from syscalls |
 //! | `park.rs`, `sema.rs` | parking and waking goroutines |
@@ -123,11 +126,15 @@ mod trace;
 #[cfg(not(loom))]
 mod compact;
 #[cfg(not(loom))]
+mod compact_store;
+#[cfg(not(loom))]
 mod compactor;
 #[cfg(not(loom))]
 mod funcval;
 #[cfg(not(loom))]
 mod goroutine_local;
+#[cfg(not(loom))]
+mod persistent;
 #[cfg(not(loom))]
 #[doc(hidden)]
 pub mod print;
@@ -143,6 +150,8 @@ mod sigquit;
 mod spin_lock;
 #[cfg(not(loom))]
 pub mod stack;
+#[cfg(not(loom))]
+mod stack_carver;
 #[cfg(not(loom))]
 pub mod time;
 #[cfg(not(loom))]

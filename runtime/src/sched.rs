@@ -686,6 +686,11 @@ impl Sched {
     /// `malg`, batched: a million goroutines started at once would otherwise
     /// pay a `malloc` and two lock operations each).
     pub(crate) fn malg_batch(&self, free: &mut Vec<GRef>, n: usize) {
+        // Never freed: from the runtime's own reservation (`persistent.rs`),
+        // not `malloc`, whose arena growth write-locks the address space.
+        #[cfg(not(loom))]
+        let gs: &'static [G] = crate::persistent::alloc_slice(n, G::new);
+        #[cfg(loom)]
         let gs: &'static [G] = Box::leak((0..n).map(|_| G::new()).collect::<Box<[G]>>());
         lock(&self.allgs).extend(gs.iter());
         // Reversed, so the free list hands them out in allocation order.

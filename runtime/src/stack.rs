@@ -35,6 +35,11 @@ pub const STACK_SIZE: usize = 256 * 1024;
 pub const STACKS_PER_REGION: usize = 64;
 
 const REGION_SIZE: usize = STACK_SIZE * STACKS_PER_REGION;
+/// Free stacks the carver (`stack_carver.rs`) keeps in the pool: two regions.
+const LOW_WATER: usize = 2 * STACKS_PER_REGION;
+/// Regions a program carves itself before the carver starts: a program
+/// with a few hundred goroutines never starts it.
+const START_AFTER_REGIONS: usize = 4;
 /// Most regions we track for the signal handler (64 Ki regions = 4 M stacks).
 const MAX_REGIONS: usize = 65536;
 
@@ -148,8 +153,12 @@ pub(crate) fn refill(dst: &mut Vec<Stack>, n: usize) {
     }
     let mut pool = pool();
     if pool.is_empty() {
+        // Carve a region without holding the pool: its guards take a
+        // while, and another P that runs dry meanwhile carves its own.
+        drop(pool);
         let region = map_region(layout());
         register_region(region);
+        pool = self::pool();
         // Highest address first, so the lowest is popped first.
         pool.extend((0..STACKS_PER_REGION).rev().map(|i| Stack {
             limit: region + i * STACK_SIZE,
@@ -158,6 +167,35 @@ pub(crate) fn refill(dst: &mut Vec<Stack>, n: usize) {
     let take = n.clamp(1, pool.len());
     let at = pool.len() - take;
     dst.extend(pool.drain(at..));
+    // Running low in a program that starts goroutines by the hundred: let
+    // the carver map the next regions off this P's path.
+    if pool.len() < LOW_WATER && NREGIONS.load(Ordering::Relaxed) >= START_AFTER_REGIONS {
+        drop(pool);
+        crate::stack_carver::wake(stock_pool);
+    }
+}
+
+/// The carver's round (`stack_carver.rs`): carve regions until the pool
+/// holds [`LOW_WATER`] stacks, each new stack's top page already faulted in.
+fn stock_pool() {
+    while pool().len() < LOW_WATER {
+        let (region, _) = carve_warm_region();
+        pool().extend((0..STACKS_PER_REGION).rev().map(|i| Stack {
+            limit: region + i * STACK_SIZE,
+        }));
+    }
+}
+
+/// A new region whose stacks' top pages are already faulted in (the page
+/// a goroutine writes first); true if they are (the OS could populate).
+fn carve_warm_region() -> (usize, bool) {
+    let region = map_region(layout());
+    register_region(region);
+    let page = os::page_size();
+    let tops: Vec<usize> = (1..=STACKS_PER_REGION)
+        .map(|i| region + i * STACK_SIZE - page)
+        .collect();
+    (region, os::populate_pages(&tops, page))
 }
 
 /// Give stacks back to the global pool (Go's `stackcacherelease`). On
@@ -258,14 +296,7 @@ unsafe impl corosensei::stack::Stack for Stack {
 /// when the layout's page is larger (`RUNTIME_PAGE_SIZE`), we reserve that
 /// much more and start at the first aligned address, as a 16 KiB kernel would.
 fn map_region(layout: Layout) -> usize {
-    let slack = layout.guard.saturating_sub(os::page_size());
-    let start = os::reserve(REGION_SIZE + slack).unwrap_or_else(|err| {
-        crate::fatal::throw(&format!(
-            "cannot allocate goroutine stacks: mmap of {} MiB failed: {err}",
-            REGION_SIZE >> 20
-        ))
-    });
-    let region = start.next_multiple_of(layout.guard);
+    let region = next_region(layout);
     let guards: [usize; STACKS_PER_REGION] = std::array::from_fn(|i| region + i * STACK_SIZE);
     // SAFETY: each `at..at + guard` is page aligned, inside the mapping we
     // just made, and no stack of this region has been handed out yet. One
@@ -276,6 +307,63 @@ fn map_region(layout: Layout) -> usize {
             .unwrap_or_else(|| format!("{:?}: {err}", layout.kind));
         crate::fatal::throw(&format!("cannot install a stack guard page: {why}"));
     }
+    region
+}
+
+/// Regions reserved at once, at most: 1,024 regions, 16 GiB of address space
+/// (64 K stacks) in one `mmap`.
+const MAX_REGIONS_PER_RESERVATION: usize = 1024;
+
+/// The address space reserved for regions and not yet carved: `next` is
+/// where the next region starts, `end` where the reservation ends, `size`
+/// how many regions the last reservation held.
+struct Reserved {
+    next: usize,
+    end: usize,
+    size: usize,
+}
+
+static RESERVED: std::sync::Mutex<Reserved> = std::sync::Mutex::new(Reserved {
+    next: 0,
+    end: 0,
+    size: 0,
+});
+
+/// The start of a fresh region, aligned to the layout's page, from the
+/// current reservation or a new one.
+///
+/// Why reserve many regions at once: a new mapping beside the previous one
+/// merges with it, and the kernel then write-locks the merged mapping and
+/// the address space, so every page fault on any goroutine's stack waits
+/// for the `mmap`. One `mmap` per region (15,625 for a million goroutines)
+/// kept the Ms that fault stack pages in waiting for each other. Each
+/// reservation doubles the last (up to [`MAX_REGIONS_PER_RESERVATION`]), as
+/// Go's heap grows by arenas: a small program reserves 16 MiB, a million
+/// goroutines take about twenty `mmap` calls. The address space costs
+/// nothing until touched (`MAP_NORESERVE`); where a big reservation is
+/// refused (a strict overcommit policy, an address-space limit), we fall
+/// back to one region at a time.
+fn next_region(layout: Layout) -> usize {
+    let slack = layout.guard.saturating_sub(os::page_size());
+    let mut r = RESERVED.lock().unwrap_or_else(|p| p.into_inner());
+    let mut region = r.next.next_multiple_of(layout.guard);
+    if r.next == 0 || region + REGION_SIZE > r.end {
+        let mut regions = (r.size * 2).clamp(1, MAX_REGIONS_PER_RESERVATION);
+        let start = loop {
+            match os::reserve(regions * REGION_SIZE + slack) {
+                Ok(start) => break start,
+                Err(err) if regions == 1 => crate::fatal::throw(&format!(
+                    "cannot allocate goroutine stacks: mmap of {} MiB failed: {err}",
+                    REGION_SIZE >> 20
+                )),
+                Err(_) => regions = 1,
+            }
+        };
+        region = start.next_multiple_of(layout.guard);
+        r.end = start + regions * REGION_SIZE + slack;
+        r.size = regions;
+    }
+    r.next = region + REGION_SIZE;
     region
 }
 
@@ -435,6 +523,82 @@ mod tests {
             Some(usable),
             "base is one past the end"
         );
+    }
+
+    /// Regions come from reservations that double: many regions, few
+    /// `mmap`s, none overlapping, each aligned to its layout's page.
+    #[test]
+    fn regions_are_carved_from_growing_reservations() {
+        let layout = layout();
+        let mut regions: Vec<usize> = (0..40).map(|_| map_region(layout)).collect();
+        assert!(regions.iter().all(|r| r % layout.guard == 0));
+        regions.sort_unstable();
+        assert!(
+            regions.windows(2).all(|w| w[0] + REGION_SIZE <= w[1]),
+            "regions overlap"
+        );
+        // Forty regions in reservations of 1, 2, 4, ... regions (other
+        // tests take some too): most are next to another one.
+        let adjacent = regions
+            .windows(2)
+            .filter(|w| w[0] + REGION_SIZE == w[1])
+            .count();
+        assert!(adjacent >= 30, "only {adjacent} of 40 regions are adjacent");
+    }
+
+    /// The carver's regions: every stack guarded as usual, and its top
+    /// page already resident where the OS can populate (Linux 5.14+), so
+    /// the goroutine's first write does not fault.
+    #[test]
+    fn a_warm_region_has_its_guards_and_its_top_pages_resident() {
+        let (region, populated) = carve_warm_region();
+        let emulated = std::env::var_os("CROSS_RUNNER").is_some();
+        let page = os::page_size();
+        for i in 0..STACKS_PER_REGION {
+            let limit = region + i * STACK_SIZE;
+            assert!(!os::is_readable(limit, 1), "stack {i}: guard missing");
+            assert!(is_guard_address(limit));
+            let top = limit + STACK_SIZE - page;
+            // (qemu-user answers the advice without doing it.)
+            if populated && !emulated {
+                assert!(resident(top), "stack {i}: top page not faulted in");
+            }
+            assert!(!resident(top - page), "stack {i}: more than the top page");
+        }
+        if cfg!(target_os = "linux") && !emulated && os::guard_kind() == Ok(GuardKind::Region) {
+            // A kernel with guard regions (6.13) can populate (5.14).
+            assert!(populated, "MADV_POPULATE_WRITE refused");
+        }
+    }
+
+    /// Whether the page at `at` is resident (`mincore`).
+    fn resident(at: usize) -> bool {
+        let mut vec = [0u8; 1];
+        // SAFETY: `at` is page aligned and inside a mapping of ours;
+        // mincore only writes one byte per page into `vec`.
+        let rc = unsafe {
+            libc::mincore(
+                at as *mut libc::c_void,
+                os::page_size(),
+                vec.as_mut_ptr().cast(),
+            )
+        };
+        assert_eq!(rc, 0, "mincore: {}", std::io::Error::last_os_error());
+        vec[0] & 1 == 1
+    }
+
+    /// Woken, the carver stocks the pool again, on its own thread.
+    #[test]
+    fn the_carver_stocks_the_pool_when_woken() {
+        crate::stack_carver::wake(stock_pool);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while pool().len() < LOW_WATER {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the carver never stocked the pool"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
 
     /// Apple Silicon's layout on this machine: 16 KiB pages, so 16 KiB

@@ -212,6 +212,33 @@ pub(super) unsafe fn release_pages(at: usize, len: usize) -> std::io::Result<()>
     }
 }
 
+/// `MADV_POPULATE_WRITE` (Linux 5.14+), not in every libc crate release.
+const MADV_POPULATE_WRITE: libc::c_int = 23;
+
+/// Whether `MADV_POPULATE_WRITE` has not failed here yet.
+static POPULATE_WORKS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Fault in, writable, the `len` bytes at each of `starts`
+/// (`madvise(MADV_POPULATE_WRITE)`): what a first write would do, without
+/// the fault. Contents do not change (a page not yet there comes in zeroed).
+/// False once the kernel refused (older than 5.14, an emulator): the pages
+/// are then faulted in by their first write, as always.
+pub(super) fn populate_pages(starts: &[usize], len: usize) -> bool {
+    use std::sync::atomic::Ordering::Relaxed;
+    for &at in starts {
+        if !POPULATE_WORKS.load(Relaxed) {
+            return false;
+        }
+        // SAFETY: populating changes no byte of the range, and fails
+        // (without effect) on a range that is not mapped writable.
+        let rc = unsafe { libc::madvise(at as *mut libc::c_void, len, MADV_POPULATE_WRITE) };
+        if rc != 0 {
+            POPULATE_WORKS.store(false, Relaxed);
+        }
+    }
+    POPULATE_WORKS.load(Relaxed)
+}
+
 /// `pidfd_open(2)` and `process_madvise(2)` (Linux 5.10+), by number: not
 /// in every libc crate release.
 #[cfg(target_arch = "x86_64")]

@@ -160,6 +160,11 @@ pub(super) fn process_barrier() -> bool {
     false
 }
 
+/// No `MADV_POPULATE_WRITE` on macOS: pages come in at their first write.
+pub(super) fn populate_pages(_starts: &[usize], _len: usize) -> bool {
+    false
+}
+
 /// Not used on macOS (stack compaction is Linux-only).
 ///
 /// # Safety

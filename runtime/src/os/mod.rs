@@ -11,6 +11,7 @@
 //! | page size | `sysconf(_SC_PAGESIZE)` (4 KiB on x86_64, 4/16/64 KiB on arm64) | `sysconf(_SC_PAGESIZE)` (16 KiB on Apple Silicon, 4 KiB on Intel) |
 //! | stack guard | `madvise(MADV_GUARD_INSTALL)` (6.13+), else `mprotect` | `mprotect` |
 //! | memory reservation | `mmap(MAP_NORESERVE)` | `mmap` (macOS always overcommits) |
+//! | fault pages in ahead of use | `madvise(MADV_POPULATE_WRITE)` (5.14+) | none (first write) |
 //! | guard-hit signal | `SIGSEGV` | `SIGBUS` (and `SIGSEGV`) |
 //! | thread state | `/proc/self/task/TID/stat` | mach `thread_info` |
 //! | resident memory | `/proc/PID/statm` | `proc_pidinfo(PROC_PIDTASKINFO)` |
@@ -248,6 +249,14 @@ pub unsafe fn release_page_runs(runs: &[(usize, usize)]) -> std::io::Result<()> 
         unsafe { sys::release_pages(at, len)? };
     }
     Ok(())
+}
+
+/// Fault in, writable, the `len` bytes at each of `starts`, as their first
+/// write would, so that the thread that writes them later does not fault
+/// (Linux: `madvise(MADV_POPULATE_WRITE)`). Contents do not change. False
+/// where the OS cannot: the pages then come in at their first write.
+pub fn populate_pages(starts: &[usize], len: usize) -> bool {
+    sys::populate_pages(starts, len)
 }
 
 /// Whether `len` bytes at `addr` can be read, asked of the kernel rather than
