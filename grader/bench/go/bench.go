@@ -152,6 +152,22 @@ func peakRSS() int64 {
 	return u.Maxrss * 1024
 }
 
+// pageTableBytes is VmPTE from /proc/self/status: the page tables, which
+// the resident size leaves out (0 where there is no such file).
+func pageTableBytes() int64 {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmPTE:" {
+			kib, _ := strconv.ParseInt(f[1], 10, 64)
+			return kib * 1024
+		}
+	}
+	return 0
+}
+
 func alive(n int) {
 	var started, release, finished sync.WaitGroup
 	t0 := time.Now()
@@ -166,9 +182,11 @@ func alive(n int) {
 		}()
 	}
 	started.Wait()
+	// All alive: the most page tables the run needs.
+	pte := pageTableBytes()
 	release.Done()
 	finished.Wait()
-	fmt.Printf("value=%v peak=%d\n", time.Since(t0).Seconds(), peakRSS())
+	fmt.Printf("value=%v peak=%d pte=%d\n", time.Since(t0).Seconds(), peakRSS(), pte)
 }
 
 // maxSleepUs and sleepUs match ../src/timer_storm.rs: the same durations.

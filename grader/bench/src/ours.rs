@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use runtime::WaitGroup;
 
-use crate::measure::{context_switches, cpu_work, peak_rss_bytes, rss_bytes};
+use crate::measure::{context_switches, cpu_work, page_table_bytes, peak_rss_bytes, rss_bytes};
 use crate::workload::{Outcome, Workload, CPU_ITERS};
 
 /// Run `w` with size `n` as the whole program; prints the outcome and exits.
@@ -124,11 +124,14 @@ fn alive(n: usize) -> Outcome {
         });
     }
     STARTED.wait();
+    // All alive: the most page tables the run needs.
+    let pte = page_table_bytes();
     RELEASE.done();
     FINISHED.wait();
     Outcome {
         value: t0.elapsed().as_secs_f64(),
         peak: Some(peak_rss_bytes()),
+        pte,
         ..Outcome::default()
     }
 }

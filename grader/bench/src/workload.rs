@@ -72,6 +72,10 @@ pub struct Outcome {
     /// Peak resident bytes of the whole child (`getrusage`'s `ru_maxrss`;
     /// the alive workload only).
     pub peak: Option<u64>,
+    /// Bytes of page tables while every goroutine is alive (Linux's
+    /// `VmPTE`, which the resident size leaves out; the alive workload
+    /// only).
+    pub pte: Option<u64>,
     /// 99th percentile, same unit as `value` (timer storm only).
     pub p99: Option<f64>,
     /// Early wake-ups (timer storm only).
@@ -96,6 +100,9 @@ impl Outcome {
         if let Some(p) = self.peak {
             line += &format!(" peak={p}");
         }
+        if let Some(p) = self.pte {
+            line += &format!(" pte={p}");
+        }
         if let Some(p) = self.p99 {
             line += &format!(" p99={p}");
         }
@@ -118,6 +125,7 @@ impl Outcome {
                 }
                 "csw" => out.csw = Some(v.parse().ok()?),
                 "peak" => out.peak = Some(v.parse().ok()?),
+                "pte" => out.pte = Some(v.parse().ok()?),
                 "p99" => out.p99 = Some(v.parse().ok()?),
                 "early" => out.early = Some(v.parse().ok()?),
                 _ => {}
@@ -142,6 +150,7 @@ mod tests {
         let o = Outcome {
             value: 2.5,
             peak: Some(2_670_000_000),
+            pte: Some(6_000_000),
             ..Outcome::default()
         };
         assert_eq!(Outcome::parse(&o.line()), Some(o));

@@ -27,7 +27,7 @@ fn child_fields(
         .expect("run bench child");
     assert!(out.status.success(), "{imp} {workload} failed: {out:?}");
     let stdout = String::from_utf8(out.stdout).expect("utf-8");
-    ["value=", "peak="]
+    ["value=", "peak=", "pte="]
         .iter()
         .filter_map(|key| {
             stdout
@@ -65,7 +65,7 @@ fn idle_goroutines_cost_at_least_their_stack_page_when_not_compacted() {
 }
 
 #[test]
-fn alive_reports_wall_time_and_peak_resident_size() {
+fn alive_reports_wall_time_peak_resident_size_and_page_tables() {
     for procs in [1, 2] {
         let fields = child_fields("ours", "alive", 5_000, procs, &[]);
         let (secs, peak) = (fields[0], fields[1]);
@@ -73,6 +73,15 @@ fn alive_reports_wall_time_and_peak_resident_size() {
         // At least one stack page per goroutine was touched at some point
         // (each ran), and nothing near a gigabyte for 5,000.
         assert!((5_000.0 * 4096.0..1e9).contains(&peak), "peak: {peak}");
+        if cfg!(target_os = "linux") {
+            // With all 5,000 alive, their stacks' top pages sit 256 KiB
+            // apart: a page of page-table entries per eight of them.
+            let pte = fields[2];
+            assert!(
+                (5_000.0 / 8.0 * 4096.0..1e9).contains(&pte),
+                "page tables: {pte}"
+            );
+        }
     }
 }
 
