@@ -7,9 +7,13 @@
 //! touches, so an idle goroutine costs a page or two of RAM.
 //!
 //! Cost: one `mmap` per goroutine would cost ~9 us, so stacks are carved from
-//! regions of [`STACKS_PER_REGION`] stacks mapped once with `MAP_NORESERVE`,
+//! regions of [`STACKS_PER_REGION`] stacks, regions from reservations mapped
+//! with `MAP_NORESERVE` that double as the program grows (`next_region`:
+//! each `mmap` write-locks the address space, which stack faults wait on),
 //! and dead goroutines keep their stack for the next `go` (the P's stack
-//! cache, `stackalloc`/`stackfree` in `p.rs`).
+//! cache, `stackalloc`/`stackfree` in `p.rs`). A program that starts
+//! goroutines by the hundred gets its next regions carved ahead, off the
+//! Ms' path (`stack_carver.rs`).
 //!
 //! Safety: every stack has a guard below it, one page of the allocator's
 //! page size (`os::stack_page_size`: the kernel's, 4 KiB on x86_64 and 16 KiB
