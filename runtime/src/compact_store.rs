@@ -22,10 +22,16 @@
 
 use std::sync::Mutex;
 
-/// Smallest extent: one page.
-const PAGE: usize = 4096;
-/// Size classes: 1, 2, 4, ... pages, up to 2^(CLASSES-1) pages (256 MiB),
-/// more than any chunk can save (64 stacks of 256 KiB).
+/// Smallest extent: one page of the kernel's (4 KiB on x86_64; 16 or 64 KiB
+/// on some arm64 kernels). Extents are whole kernel pages, aligned, so that
+/// giving one back with `MADV_DONTNEED`, which works on whole pages, never
+/// touches a neighbour's bytes.
+fn page() -> usize {
+    crate::os::page_size()
+}
+
+/// Size classes: 1, 2, 4, ... pages, up to 2^(CLASSES-1) pages (256 MiB of
+/// 4 KiB pages), more than any chunk can save (64 stacks of 256 KiB).
 const CLASSES: usize = 17;
 /// First reservation; each later one doubles, up to [`MAX_RESERVATION`].
 const FIRST_RESERVATION: usize = 64 << 20;
@@ -34,7 +40,8 @@ const MAX_RESERVATION: usize = 4 << 30;
 /// to the kernel: long enough that the next chunk compacted reuses it warm.
 const RELEASE_AFTER_NS: u64 = 10_000_000;
 
-/// A buffer of `PAGE << class` bytes at `at`, owned by whoever holds it.
+/// A buffer of `page() << class` bytes at `at` (page aligned), owned by
+/// whoever holds it.
 #[derive(Debug)]
 pub(crate) struct Extent {
     at: usize,
@@ -49,7 +56,7 @@ impl Extent {
 
     /// Usable bytes.
     pub(crate) fn len(&self) -> usize {
-        PAGE << self.class
+        page() << self.class
     }
 }
 
@@ -77,7 +84,7 @@ fn store() -> std::sync::MutexGuard<'static, Store> {
 
 /// The size class that holds `len` bytes.
 fn class_of(len: usize) -> usize {
-    let pages = len.div_ceil(PAGE).max(1);
+    let pages = len.div_ceil(page()).max(1);
     pages.next_power_of_two().trailing_zeros() as usize
 }
 
@@ -104,19 +111,25 @@ impl Store {
         if let Some(at) = self.clean[class].pop() {
             return Extent { at, class };
         }
-        let size = PAGE << class;
+        let size = page() << class;
         if self.next == 0 || self.next + size > self.end {
             // A new reservation; the rest of the old one is left unused
             // (address space only: nothing there was touched).
-            let want = (self.reserved * 2)
+            let mut want = (self.reserved * 2)
                 .clamp(FIRST_RESERVATION, MAX_RESERVATION)
                 .max(size);
-            let at = crate::os::reserve(want).unwrap_or_else(|err| {
-                crate::fatal::throw(&format!(
-                    "cannot reserve {} MiB for compacted stacks: {err}",
-                    want >> 20
-                ))
-            });
+            let at = loop {
+                match crate::os::reserve(want) {
+                    Ok(at) => break at,
+                    // Refused (an address-space limit, strict overcommit):
+                    // just what this extent needs.
+                    Err(_) if want > size => want = size,
+                    Err(err) => crate::fatal::throw(&format!(
+                        "cannot reserve {} MiB for compacted stacks: {err}",
+                        want >> 20
+                    )),
+                }
+            };
             self.next = at;
             self.end = at + want;
             self.reserved = want;
@@ -179,7 +192,7 @@ pub(crate) fn release_idle(now: u64) -> usize {
     // are on no list meanwhile.
     let runs: Vec<(usize, usize)> = idle
         .iter()
-        .map(|&(at, class)| (at, PAGE << class))
+        .map(|&(at, class)| (at, page() << class))
         .collect();
     // SAFETY: every run is a whole extent taken off the free lists: no one
     // holds it, so no one reads or writes its bytes.
@@ -196,26 +209,29 @@ mod tests {
 
     #[test]
     fn classes_round_up_to_powers_of_two_pages() {
+        let p = page();
         assert_eq!(class_of(0), 0);
         assert_eq!(class_of(1), 0);
-        assert_eq!(class_of(4096), 0);
-        assert_eq!(class_of(4097), 1);
-        assert_eq!(class_of(40_000), 4);
-        assert_eq!(class_of(64 * 256 * 1024), 12);
+        assert_eq!(class_of(p), 0);
+        assert_eq!(class_of(p + 1), 1);
+        assert_eq!(class_of(10 * p - 100), 4);
+        assert_eq!(class_of(4096 * p), 12);
     }
 
     #[test]
     fn a_freed_extent_is_reused_warm_then_released_after_two_passes() {
         let mut s = Store::new();
-        let a = s.alloc(10_000);
-        assert!(a.len() >= 10_000);
+        let three_pages = 3 * page() - 100;
+        let a = s.alloc(three_pages);
+        assert!(a.len() >= three_pages);
+        assert_eq!(a.at % page(), 0, "extents are page aligned");
         let at = a.at;
         // SAFETY: the extent is ours: `len()` writable bytes at `as_ptr()`.
         unsafe { a.as_ptr().write_bytes(0xAB, a.len()) };
         s.free(a);
         // Dirty and warm: the next buffer of its size is the same one,
         // bytes and all.
-        let b = s.alloc(9_000);
+        let b = s.alloc(3 * page() - 200);
         assert_eq!(b.at, at);
         // SAFETY: ours again.
         assert_eq!(unsafe { *b.as_ptr() }, 0xAB);
@@ -230,9 +246,9 @@ mod tests {
         let idle = s.take_idle(2 * RELEASE_AFTER_NS);
         assert_eq!(idle, vec![(at, 2)]);
         // SAFETY: the extent is on no list: no one uses it.
-        unsafe { crate::os::release_page_runs(&[(at, 4 * PAGE)]) }.expect("release");
+        unsafe { crate::os::release_page_runs(&[(at, 4 * page())]) }.expect("release");
         s.clean(&idle);
-        let again = s.alloc(10_000);
+        let again = s.alloc(three_pages);
         assert_eq!(again.at, at);
         if cfg!(target_os = "linux") {
             // SAFETY: ours; every byte of it was released.
@@ -248,7 +264,7 @@ mod tests {
     fn reservations_grow_and_never_overlap() {
         let mut s = Store::new();
         let mut seen: Vec<(usize, usize)> = (0..200)
-            .map(|i| s.alloc(PAGE << (i % 15)))
+            .map(|i| s.alloc(page() << (i % 15)))
             .map(|e| (e.at, e.at + e.len()))
             .collect();
         seen.sort_unstable();

@@ -51,15 +51,21 @@ fn bump(size: usize, align: usize) -> usize {
     }
     // A new reservation; the rest of the old one stays unused (address
     // space only: nothing there was touched).
-    let want = (last * 2)
+    let mut want = (last * 2)
         .clamp(FIRST_RESERVATION, MAX_RESERVATION)
         .max(size + align);
-    let start = crate::os::reserve(want).unwrap_or_else(|err| {
-        crate::fatal::throw(&format!(
-            "cannot reserve {} MiB for goroutine records: {err}",
-            want >> 20
-        ))
-    });
+    let start = loop {
+        match crate::os::reserve(want) {
+            Ok(start) => break start,
+            // Refused (an address-space limit, strict overcommit): just
+            // what this allocation needs.
+            Err(_) if want > size + align => want = size + align,
+            Err(err) => crate::fatal::throw(&format!(
+                "cannot reserve {} MiB for goroutine records: {err}",
+                want >> 20
+            )),
+        }
+    };
     let at = start.next_multiple_of(align);
     *arena = (at + size, start + want, want);
     at

@@ -183,7 +183,11 @@ pub(crate) fn refill(dst: &mut Vec<Stack>, n: usize) {
 /// holds [`LOW_WATER`] stacks, each new stack's top page already faulted in.
 fn stock_pool() {
     while pool().len() < LOW_WATER {
-        let (region, _) = carve_warm_region();
+        // Out of address space or mappings: the carver only stops; a P
+        // that then needs a stack reports the error.
+        let Ok((region, _)) = carve_warm_region() else {
+            return;
+        };
         pool().extend((0..STACKS_PER_REGION).rev().map(|i| Stack {
             limit: region + i * STACK_SIZE,
         }));
@@ -192,14 +196,14 @@ fn stock_pool() {
 
 /// A new region whose stacks' top pages are already faulted in (the page
 /// a goroutine writes first); true if they are (the OS could populate).
-fn carve_warm_region() -> (usize, bool) {
-    let region = map_region(layout());
+fn carve_warm_region() -> Result<(usize, bool), String> {
+    let region = try_map_region(layout())?;
     register_region(region);
     let page = os::page_size();
     let tops: Vec<usize> = (1..=STACKS_PER_REGION)
         .map(|i| region + i * STACK_SIZE - page)
         .collect();
-    (region, os::populate_pages(&tops, page))
+    Ok((region, os::populate_pages(&tops, page)))
 }
 
 /// Give stacks back to the global pool (Go's `stackcacherelease`). On
@@ -300,18 +304,29 @@ unsafe impl corosensei::stack::Stack for Stack {
 /// when the layout's page is larger (`RUNTIME_PAGE_SIZE`), we reserve that
 /// much more and start at the first aligned address, as a 16 KiB kernel would.
 fn map_region(layout: Layout) -> usize {
-    let region = next_region(layout);
+    try_map_region(layout).unwrap_or_else(|why| crate::fatal::throw(&why))
+}
+
+/// [`map_region`], or why it could not: a P that needs a stack makes that
+/// a fatal error; the carver just stops (the P will meet the error itself
+/// if it really needs the region).
+fn try_map_region(layout: Layout) -> Result<usize, String> {
+    let region = RESERVED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .carve(layout)?;
     let guards: [usize; STACKS_PER_REGION] = std::array::from_fn(|i| region + i * STACK_SIZE);
-    // SAFETY: each `at..at + guard` is page aligned, inside the mapping we
-    // just made, and no stack of this region has been handed out yet. One
+    // SAFETY: each `at..at + guard` is page aligned (the region is aligned
+    // to the layout's page), inside a reservation of ours, and in a region
+    // just carved from it: no stack of it has been handed out yet. One
     // system call for the region where the kernel allows (`os/linux.rs`):
     // a million goroutines map 15,625 regions.
     if let Err(err) = unsafe { os::install_guards(&guards, layout.guard, layout.kind) } {
         let why = os::guard_failure_hint(&err, layout.kind)
             .unwrap_or_else(|| format!("{:?}: {err}", layout.kind));
-        crate::fatal::throw(&format!("cannot install a stack guard page: {why}"));
+        return Err(format!("cannot install a stack guard page: {why}"));
     }
-    region
+    Ok(region)
 }
 
 /// Regions reserved at once, at most: 1,024 regions, 16 GiB of address space
@@ -327,48 +342,56 @@ struct Reserved {
     size: usize,
 }
 
-static RESERVED: std::sync::Mutex<Reserved> = std::sync::Mutex::new(Reserved {
-    next: 0,
-    end: 0,
-    size: 0,
-});
+static RESERVED: std::sync::Mutex<Reserved> = std::sync::Mutex::new(Reserved::new());
 
-/// The start of a fresh region, aligned to the layout's page, from the
-/// current reservation or a new one.
-///
-/// Why reserve many regions at once: a new mapping beside the previous one
-/// merges with it, and the kernel then write-locks the merged mapping and
-/// the address space, so every page fault on any goroutine's stack waits
-/// for the `mmap`. One `mmap` per region (15,625 for a million goroutines)
-/// kept the Ms that fault stack pages in waiting for each other. Each
-/// reservation doubles the last (up to [`MAX_REGIONS_PER_RESERVATION`]), as
-/// Go's heap grows by arenas: a small program reserves 16 MiB, a million
-/// goroutines take about twenty `mmap` calls. The address space costs
-/// nothing until touched (`MAP_NORESERVE`); where a big reservation is
-/// refused (a strict overcommit policy, an address-space limit), we fall
-/// back to one region at a time.
-fn next_region(layout: Layout) -> usize {
-    let slack = layout.guard.saturating_sub(os::page_size());
-    let mut r = RESERVED.lock().unwrap_or_else(|p| p.into_inner());
-    let mut region = r.next.next_multiple_of(layout.guard);
-    if r.next == 0 || region + REGION_SIZE > r.end {
-        let mut regions = (r.size * 2).clamp(1, MAX_REGIONS_PER_RESERVATION);
-        let start = loop {
-            match os::reserve(regions * REGION_SIZE + slack) {
-                Ok(start) => break start,
-                Err(err) if regions == 1 => crate::fatal::throw(&format!(
-                    "cannot allocate goroutine stacks: mmap of {} MiB failed: {err}",
-                    REGION_SIZE >> 20
-                )),
-                Err(_) => regions = 1,
-            }
-        };
-        region = start.next_multiple_of(layout.guard);
-        r.end = start + regions * REGION_SIZE + slack;
-        r.size = regions;
+impl Reserved {
+    const fn new() -> Reserved {
+        Reserved {
+            next: 0,
+            end: 0,
+            size: 0,
+        }
     }
-    r.next = region + REGION_SIZE;
-    region
+
+    /// The start of a fresh region, aligned to the layout's page, from the
+    /// current reservation or a new one.
+    ///
+    /// Why reserve many regions at once: a new mapping beside the previous
+    /// one merges with it, and the kernel then write-locks the merged
+    /// mapping and the address space, so every page fault on any
+    /// goroutine's stack waits for the `mmap`. One `mmap` per region
+    /// (15,625 for a million goroutines) kept the Ms that fault stack pages
+    /// in waiting for each other. Each reservation doubles the last (up to
+    /// [`MAX_REGIONS_PER_RESERVATION`]), as Go's heap grows by arenas: a
+    /// small program reserves 16 MiB, a million goroutines take about
+    /// twenty `mmap` calls. The address space costs nothing until touched
+    /// (`MAP_NORESERVE`); where a big reservation is refused (a strict
+    /// overcommit policy, an address-space limit), we fall back to one
+    /// region at a time.
+    fn carve(&mut self, layout: Layout) -> Result<usize, String> {
+        let slack = layout.guard.saturating_sub(os::page_size());
+        let mut region = self.next.next_multiple_of(layout.guard);
+        if self.next == 0 || region + REGION_SIZE > self.end {
+            let mut regions = (self.size * 2).clamp(1, MAX_REGIONS_PER_RESERVATION);
+            let start = loop {
+                match os::reserve(regions * REGION_SIZE + slack) {
+                    Ok(start) => break start,
+                    Err(err) if regions == 1 => {
+                        return Err(format!(
+                            "cannot allocate goroutine stacks: mmap of {} MiB failed: {err}",
+                            REGION_SIZE >> 20
+                        ))
+                    }
+                    Err(_) => regions = 1,
+                }
+            };
+            region = start.next_multiple_of(layout.guard);
+            self.end = start + regions * REGION_SIZE + slack;
+            self.size = regions;
+        }
+        self.next = region + REGION_SIZE;
+        Ok(region)
+    }
 }
 
 /// Let the signal handler know of a region.
@@ -534,20 +557,25 @@ mod tests {
     #[test]
     fn regions_are_carved_from_growing_reservations() {
         let layout = layout();
-        let mut regions: Vec<usize> = (0..40).map(|_| map_region(layout)).collect();
+        // A reservation of the test's own: other tests and the carver carve
+        // from the process's meanwhile.
+        let mut reserved = Reserved::new();
+        let mut regions: Vec<usize> = (0..40)
+            .map(|_| reserved.carve(layout).expect("address space"))
+            .collect();
         assert!(regions.iter().all(|r| r % layout.guard == 0));
         regions.sort_unstable();
         assert!(
             regions.windows(2).all(|w| w[0] + REGION_SIZE <= w[1]),
             "regions overlap"
         );
-        // Forty regions in reservations of 1, 2, 4, ... regions (other
-        // tests take some too): most are next to another one.
+        // Forty regions in six reservations of 1, 2, 4, ... 32 regions:
+        // all but the reservations' ends are next to another one.
         let adjacent = regions
             .windows(2)
             .filter(|w| w[0] + REGION_SIZE == w[1])
             .count();
-        assert!(adjacent >= 30, "only {adjacent} of 40 regions are adjacent");
+        assert!(adjacent >= 34, "only {adjacent} of 40 regions are adjacent");
     }
 
     /// The carver's regions: every stack guarded as usual, and its top
@@ -555,7 +583,7 @@ mod tests {
     /// the goroutine's first write does not fault.
     #[test]
     fn a_warm_region_has_its_guards_and_its_top_pages_resident() {
-        let (region, populated) = carve_warm_region();
+        let (region, populated) = carve_warm_region().expect("a warm region");
         let emulated = std::env::var_os("CROSS_RUNNER").is_some();
         let page = os::page_size();
         for i in 0..STACKS_PER_REGION {

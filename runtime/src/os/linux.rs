@@ -221,8 +221,9 @@ static POPULATE_WORKS: std::sync::atomic::AtomicBool = std::sync::atomic::Atomic
 /// Fault in, writable, the `len` bytes at each of `starts`
 /// (`madvise(MADV_POPULATE_WRITE)`): what a first write would do, without
 /// the fault. Contents do not change (a page not yet there comes in zeroed).
-/// False once the kernel refused (older than 5.14, an emulator): the pages
-/// are then faulted in by their first write, as always.
+/// False when the kernel refused (older than 5.14: then never asked again;
+/// or out of memory for now): the pages are then faulted in by their first
+/// write, as always.
 pub(super) fn populate_pages(starts: &[usize], len: usize) -> bool {
     use std::sync::atomic::Ordering::Relaxed;
     for &at in starts {
@@ -233,7 +234,13 @@ pub(super) fn populate_pages(starts: &[usize], len: usize) -> bool {
         // (without effect) on a range that is not mapped writable.
         let rc = unsafe { libc::madvise(at as *mut libc::c_void, len, MADV_POPULATE_WRITE) };
         if rc != 0 {
-            POPULATE_WORKS.store(false, Relaxed);
+            // EINVAL: this kernel does not know the advice; stop asking.
+            // Anything else (ENOMEM under memory pressure) fails this
+            // call only.
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
+                POPULATE_WORKS.store(false, Relaxed);
+            }
+            return false;
         }
     }
     POPULATE_WORKS.load(Relaxed)
