@@ -616,6 +616,16 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
+/// The median of a byte count the children reported, in MB (10^6 bytes).
+fn median_mb(outs: &[Outcome], bytes: impl Fn(&Outcome) -> Option<u64>) -> Option<f64> {
+    let mb: Vec<f64> = outs
+        .iter()
+        .filter_map(bytes)
+        .map(|b| b as f64 / 1e6)
+        .collect();
+    (!mb.is_empty()).then(|| median(mb))
+}
+
 /// The number a row shows for one implementation, if it could be measured.
 fn cell(runner: &mut Runner, imp: Imp, row: &Row) -> Option<f64> {
     if !imp.supports_procs(row.procs) {
@@ -638,21 +648,11 @@ fn cell(runner: &mut Runner, imp: Imp, row: &Row) -> Option<f64> {
         }
         Derive::PeakMb => {
             let outs = runner.measure(imp, row.workload, n, row.procs, row.busy)?;
-            let peak: Vec<f64> = outs
-                .iter()
-                .filter_map(|o| o.peak)
-                .map(|b| b as f64 / 1e6)
-                .collect();
-            (!peak.is_empty()).then(|| median(peak))
+            median_mb(&outs, |o| o.peak)
         }
         Derive::PageTablesMb => {
             let outs = runner.measure(imp, row.workload, n, row.procs, row.busy)?;
-            let pte: Vec<f64> = outs
-                .iter()
-                .filter_map(|o| o.pte)
-                .map(|b| b as f64 / 1e6)
-                .collect();
-            (!pte.is_empty()).then(|| median(pte))
+            median_mb(&outs, |o| o.pte)
         }
         Derive::Speedup => {
             if !imp.supports_procs(2) {
