@@ -115,24 +115,18 @@ impl Store {
         if self.next == 0 || self.next + size > self.end {
             // A new reservation; the rest of the old one is left unused
             // (address space only: nothing there was touched).
-            let mut want = (self.reserved * 2)
+            let want = (self.reserved * 2)
                 .clamp(FIRST_RESERVATION, MAX_RESERVATION)
                 .max(size);
-            let at = loop {
-                match crate::os::reserve(want) {
-                    Ok(at) => break at,
-                    // Refused (an address-space limit, strict overcommit):
-                    // just what this extent needs.
-                    Err(_) if want > size => want = size,
-                    Err(err) => crate::fatal::throw(&format!(
-                        "cannot reserve {} MiB for compacted stacks: {err}",
-                        want >> 20
-                    )),
-                }
-            };
+            let (at, len) = crate::os::reserve_up_to(want, size).unwrap_or_else(|err| {
+                crate::fatal::throw(&format!(
+                    "cannot reserve {} KiB for compacted stacks: {err}",
+                    size >> 10
+                ))
+            });
             self.next = at;
-            self.end = at + want;
-            self.reserved = want;
+            self.end = at + len;
+            self.reserved = len;
         }
         let at = self.next;
         self.next += size;

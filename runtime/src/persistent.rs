@@ -51,23 +51,18 @@ fn bump(size: usize, align: usize) -> usize {
     }
     // A new reservation; the rest of the old one stays unused (address
     // space only: nothing there was touched).
-    let mut want = (last * 2)
+    let need = size + align;
+    let want = (last * 2)
         .clamp(FIRST_RESERVATION, MAX_RESERVATION)
-        .max(size + align);
-    let start = loop {
-        match crate::os::reserve(want) {
-            Ok(start) => break start,
-            // Refused (an address-space limit, strict overcommit): just
-            // what this allocation needs.
-            Err(_) if want > size + align => want = size + align,
-            Err(err) => crate::fatal::throw(&format!(
-                "cannot reserve {} MiB for goroutine records: {err}",
-                want >> 20
-            )),
-        }
-    };
+        .max(need);
+    let (start, len) = crate::os::reserve_up_to(want, need).unwrap_or_else(|err| {
+        crate::fatal::throw(&format!(
+            "cannot reserve {} KiB for goroutine records: {err}",
+            need >> 10
+        ))
+    });
     let at = start.next_multiple_of(align);
-    *arena = (at + size, start + want, want);
+    *arena = (at + size, start + len, len);
     at
 }
 

@@ -8,7 +8,7 @@
 //!
 //! Cost: one `mmap` per goroutine would cost ~9 us, so stacks are carved from
 //! regions of [`STACKS_PER_REGION`] stacks, regions from reservations mapped
-//! with `MAP_NORESERVE` that double as the program grows (`next_region`:
+//! with `MAP_NORESERVE` that double as the program grows (`Reserved::carve`:
 //! each `mmap` write-locks the address space, which stack faults wait on),
 //! and dead goroutines keep their stack for the next `go` (the P's stack
 //! cache, `stackalloc`/`stackfree` in `p.rs`). A program that starts
@@ -163,10 +163,7 @@ pub(crate) fn refill(dst: &mut Vec<Stack>, n: usize) {
         let region = map_region(layout());
         register_region(region);
         pool = self::pool();
-        // Highest address first, so the lowest is popped first.
-        pool.extend((0..STACKS_PER_REGION).rev().map(|i| Stack {
-            limit: region + i * STACK_SIZE,
-        }));
+        pool.extend(stacks_of(region));
     }
     let take = n.clamp(1, pool.len());
     let at = pool.len() - take;
@@ -188,10 +185,16 @@ fn stock_pool() {
         let Ok((region, _)) = carve_warm_region() else {
             return;
         };
-        pool().extend((0..STACKS_PER_REGION).rev().map(|i| Stack {
-            limit: region + i * STACK_SIZE,
-        }));
+        pool().extend(stacks_of(region));
     }
+}
+
+/// The stacks of a new region, for the pool: highest address first, so that
+/// the lowest is popped first.
+fn stacks_of(region: usize) -> impl Iterator<Item = Stack> {
+    (0..STACKS_PER_REGION).rev().map(move |i| Stack {
+        limit: region + i * STACK_SIZE,
+    })
 }
 
 /// A new region whose stacks' top pages are already faulted in (the page
@@ -372,22 +375,19 @@ impl Reserved {
         let slack = layout.guard.saturating_sub(os::page_size());
         let mut region = self.next.next_multiple_of(layout.guard);
         if self.next == 0 || region + REGION_SIZE > self.end {
-            let mut regions = (self.size * 2).clamp(1, MAX_REGIONS_PER_RESERVATION);
-            let start = loop {
-                match os::reserve(regions * REGION_SIZE + slack) {
-                    Ok(start) => break start,
-                    Err(err) if regions == 1 => {
-                        return Err(format!(
+            let regions = (self.size * 2).clamp(1, MAX_REGIONS_PER_RESERVATION);
+            let (start, len) =
+                os::reserve_up_to(regions * REGION_SIZE + slack, REGION_SIZE + slack).map_err(
+                    |err| {
+                        format!(
                             "cannot allocate goroutine stacks: mmap of {} MiB failed: {err}",
                             REGION_SIZE >> 20
-                        ))
-                    }
-                    Err(_) => regions = 1,
-                }
-            };
+                        )
+                    },
+                )?;
             region = start.next_multiple_of(layout.guard);
-            self.end = start + regions * REGION_SIZE + slack;
-            self.size = regions;
+            self.end = start + len;
+            self.size = (len - slack) / REGION_SIZE;
         }
         self.next = region + REGION_SIZE;
         Ok(region)

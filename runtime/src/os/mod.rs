@@ -160,6 +160,19 @@ pub fn reserve(len: usize) -> std::io::Result<usize> {
     Ok(addr as usize)
 }
 
+/// [`reserve`] `want` bytes where the system allows, else only `need` (a
+/// strict overcommit policy or an address-space limit can refuse a big
+/// reservation where a small one fits): the start, and the bytes reserved.
+/// How the runtime's growing reservations (stacks, compacted stacks'
+/// bytes, goroutine records) degrade instead of failing.
+pub fn reserve_up_to(want: usize, need: usize) -> std::io::Result<(usize, usize)> {
+    match reserve(want) {
+        Ok(at) => Ok((at, want)),
+        Err(_) if want > need => reserve(need).map(|at| (at, need)),
+        Err(err) => Err(err),
+    }
+}
+
 /// Make `[at, at + len)` a guard: any access faults with one of
 /// [`FAULT_SIGNALS`].
 ///
