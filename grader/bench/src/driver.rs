@@ -17,6 +17,11 @@ use crate::workload::{Outcome, Workload};
 /// A child that runs longer than this is killed and reported as failed.
 const CHILD_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// The least time one run of a busy-machine row lasts on a quiet machine
+/// (÷ the `--quick` scale), whatever the implementation's speed: see
+/// [`Runner::sustained_size`].
+const SUSTAIN: Duration = Duration::from_millis(500);
+
 /// An implementation we measure: its key on the command line and its column.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 enum Imp {
@@ -451,6 +456,8 @@ struct Runner {
     exe: PathBuf,
     go_exe: Option<PathBuf>,
     runs: usize,
+    /// [`SUSTAIN`], scaled as `--quick` asks.
+    sustain: Duration,
     cache: HashMap<Measurement, Option<Vec<Outcome>>>,
 }
 
@@ -504,6 +511,29 @@ impl Runner {
         let result = (!outs.is_empty()).then_some(outs);
         self.cache.insert(key, result.clone());
         result
+    }
+
+    /// How many round trips a busy-machine run of `w` (its value: ns per
+    /// operation) makes: at least `n`, and enough to last [`SUSTAIN`] by
+    /// this implementation's quiet median (measured here, or reused from
+    /// the quiet row).
+    ///
+    /// Why: a process's first tenth of a second among CPU burners runs
+    /// slower than the rest, so a short run shows a bigger slowdown than a
+    /// long one of the same code. Measured with 2 burners at 1 P: Go over
+    /// 1M round trips (~0.35 s) slowed 1.1-1.7×, Go over 250k (~0.08 s)
+    /// 1.6-2.5×; ours over 1M (~0.1 s) 1.6-2.3×, over 4M (~0.4 s)
+    /// 1.2-2.3 (median ~1.5). With the same `n` for all, the faster
+    /// implementation ran the shorter, harsher test. With equal durations
+    /// the rows compare how each copes with load, not how long it ran.
+    fn sustained_size(&mut self, imp: Imp, w: Workload, n: usize, procs: usize) -> Option<usize> {
+        let quiet = self.measure(imp, w, n, procs, false)?;
+        let ns_per_op = median(quiet.iter().map(|o| o.value).collect());
+        if ns_per_op <= 0.0 {
+            return Some(n);
+        }
+        let wanted = (self.sustain.as_nanos() as f64 / ns_per_op).ceil() as usize;
+        Some(n.max(round_up_2_digits(wanted)))
     }
 
     /// Median over runs of (seconds at 1 P) / (seconds at 2 P). The two runs
@@ -606,6 +636,16 @@ impl Runner {
     }
 }
 
+/// `n` rounded up to two significant digits (1,234,567 → 1,300,000), so
+/// that sizes read well in the progress line.
+fn round_up_2_digits(n: usize) -> usize {
+    let mut unit = 1;
+    while n / unit >= 100 {
+        unit *= 10;
+    }
+    n.div_ceil(unit) * unit
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let m = v.len() / 2;
@@ -631,7 +671,10 @@ fn cell(runner: &mut Runner, imp: Imp, row: &Row) -> Option<f64> {
     if !imp.supports_procs(row.procs) {
         return None;
     }
-    let n = imp.size(row.workload, row.n)?;
+    let mut n = imp.size(row.workload, row.n)?;
+    if row.busy || row.derive == Derive::Slowdown {
+        n = runner.sustained_size(imp, row.workload, n, row.procs)?;
+    }
     match row.derive {
         Derive::Value => {
             let outs = runner.measure(imp, row.workload, n, row.procs, row.busy)?;
@@ -762,6 +805,7 @@ pub fn main(args: &[String]) {
         exe: std::env::current_exe().expect("current_exe"),
         go_exe,
         runs: opts.runs,
+        sustain: SUSTAIN / opts.scale as u32,
         cache: HashMap::new(),
     };
 
@@ -833,6 +877,56 @@ mod tests {
     fn median_takes_the_middle() {
         assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+
+    #[test]
+    fn sizes_round_up_to_two_significant_digits() {
+        assert_eq!(round_up_2_digits(1_234_567), 1_300_000);
+        assert_eq!(round_up_2_digits(1_200_000), 1_200_000);
+        assert_eq!(round_up_2_digits(99), 99);
+        assert_eq!(round_up_2_digits(101), 110);
+    }
+
+    /// A runner that knows the quiet ping-pong medians given and can run no
+    /// child (its executable does not exist).
+    fn runner_knowing(quiet: &[(Imp, f64)], scale: u32) -> Runner {
+        let mut cache = HashMap::new();
+        for &(imp, ns) in quiet {
+            let out = Outcome {
+                value: ns,
+                ..Outcome::default()
+            };
+            cache.insert(
+                (imp, Workload::PingPong, 1_000_000, 1, false),
+                Some(vec![out]),
+            );
+        }
+        Runner {
+            exe: PathBuf::from("/nonexistent/bench"),
+            go_exe: None,
+            runs: 1,
+            sustain: SUSTAIN / scale,
+            cache,
+        }
+    }
+
+    #[test]
+    fn busy_runs_last_as_long_for_fast_and_slow_implementations() {
+        let mut r = runner_knowing(
+            &[(Imp::Ours, 100.0), (Imp::Go, 400.0), (Imp::May, 2_000.0)],
+            1,
+        );
+        let size = |r: &mut Runner, imp| r.sustained_size(imp, Workload::PingPong, 1_000_000, 1);
+        // 100 ns a round trip: 5M round trips make half a second.
+        assert_eq!(size(&mut r, Imp::Ours), Some(5_000_000));
+        assert_eq!(size(&mut r, Imp::Go), Some(1_300_000));
+        // Already longer than half a second: the row's own size.
+        assert_eq!(size(&mut r, Imp::May), Some(1_000_000));
+        // No quiet figure (no child could run): no busy figure either.
+        assert_eq!(size(&mut r, Imp::TokioMt), None);
+        // `--quick` shortens the run as it shrinks the sizes.
+        let mut quick = runner_knowing(&[(Imp::Ours, 100.0)], 100);
+        assert_eq!(size(&mut quick, Imp::Ours), Some(1_000_000));
     }
 
     #[test]
