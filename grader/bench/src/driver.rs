@@ -560,10 +560,13 @@ impl Runner {
 
     /// Median over pairs of (value among burners) / (value without). The
     /// two runs of a pair run back to back, as for the speedup, so that
-    /// load from other processes hits both alike; at least five pairs, as
-    /// a ratio of two noisy figures is noisier than either.
+    /// load from other processes hits both alike; `2 × runs + 3` pairs
+    /// (nine by default, five with `--quick`), as a ratio of two noisy
+    /// figures is noisier than either: with five, the median of single
+    /// pairs spread 1.1–1.8 (Go, 1 P) moved by ±0.1 between batches, as
+    /// much as the margin.
     fn slowdown(&mut self, imp: Imp, w: Workload, n: usize, procs: usize) -> Option<f64> {
-        let pairs = self.runs.max(5);
+        let pairs = 2 * self.runs + 3;
         let mut ratios = Vec::new();
         for run in 0..pairs {
             if std::io::stderr().is_terminal() {
