@@ -10,7 +10,7 @@
 //! it, which Go can do because its compiler knows where every pointer is.
 //! A Rust stack cannot move (a reference into it would dangle), so we keep
 //! the address and drop the memory: copy `[sp - MARGIN, base)` (a goroutine
-//! blocked on a WaitGroup uses about a kilobyte of its 256 KiB reservation)
+//! blocked on a WaitGroup uses about a kilobyte of its 128 KiB reservation)
 //! to a buffer, `madvise(MADV_DONTNEED)` the whole usable stack (the kernel
 //! takes the pages back; the addresses stay reserved for this goroutine),
 //! and copy the buffer back when the goroutine is next switched to. The

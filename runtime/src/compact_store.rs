@@ -31,7 +31,7 @@ fn page() -> usize {
 }
 
 /// Size classes: 1, 2, 4, ... pages, up to 2^(CLASSES-1) pages (256 MiB of
-/// 4 KiB pages), more than any chunk can save (64 stacks of 256 KiB).
+/// 4 KiB pages), more than any chunk can save (64 whole stacks are 8 MiB).
 const CLASSES: usize = 17;
 /// First reservation; each later one doubles, up to [`MAX_RESERVATION`].
 const FIRST_RESERVATION: usize = 64 << 20;

@@ -32,10 +32,22 @@ use std::sync::OnceLock;
 
 use crate::os::{self, GuardKind};
 
-/// Virtual size of one goroutine stack, guard included (256 KiB: a multiple
-/// of every page size Linux and macOS use, up to 64 KiB).
-pub const STACK_SIZE: usize = 256 * 1024;
-/// Stacks mapped at once (one region is 16 MiB of address space).
+/// Virtual size of one goroutine stack, guard included: 128 KiB, a
+/// multiple of every page size Linux and macOS use (up to 64 KiB).
+///
+/// This is all the stack a goroutine ever has (Go's grows; ours cannot
+/// move), so it should be large; and it sets how far apart two
+/// goroutines' top pages sit, so it should be small: the kernel keeps one
+/// 4 KiB page of page-table entries per 2 MiB that holds a touched page or
+/// a guard, that is per `2 MiB / STACK_SIZE` goroutines. At 256 KiB that
+/// was 516 bytes of kernel memory per goroutine, and the page-table pages
+/// cost a million goroutines about a sixth of their running time on our
+/// VM (README, *Eighth round*). 128 KiB halves both and leaves 124 KiB of
+/// usable stack (112 KiB with Apple Silicon's 16 KiB guard), tens of times
+/// what the lessons' goroutines use (about a kilobyte parked, measured by
+/// compaction); a deeper recursion ends in `fatal error: stack overflow`.
+pub const STACK_SIZE: usize = 128 * 1024;
+/// Stacks mapped at once (one region is 8 MiB of address space).
 pub const STACKS_PER_REGION: usize = 64;
 
 const REGION_SIZE: usize = STACK_SIZE * STACKS_PER_REGION;
@@ -366,7 +378,7 @@ impl Reserved {
     /// (15,625 for a million goroutines) kept the Ms that fault stack pages
     /// in waiting for each other. Each reservation doubles the last (up to
     /// [`MAX_REGIONS_PER_RESERVATION`]), as Go's heap grows by arenas: a
-    /// small program reserves 16 MiB, a million goroutines take about
+    /// small program reserves 8 MiB, a million goroutines take about
     /// twenty `mmap` calls. The address space costs nothing until touched
     /// (`MAP_NORESERVE`); where a big reservation is refused (a strict
     /// overcommit policy, an address-space limit), we fall back to one
@@ -526,6 +538,13 @@ pub(crate) fn here_sp() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stack_size_is_a_multiple_of_the_page_size() {
+        let page = os::page_size();
+        assert_eq!(STACK_SIZE % page, 0, "page {page}");
+        assert!(STACK_SIZE >= 16 * page, "page {page}");
+    }
 
     #[test]
     fn stacks_are_distinct_and_guarded() {

@@ -8,8 +8,8 @@
 //! goroutine first runs. For a program that starts goroutines by the
 //! hundred thousand this is most of the cost of `go`: measured on our VM
 //! with a million goroutines, 2.5 s of a 6 s run went into the kernel
-//! allocating page-table pages for the guards (one per 2 MiB, that is per
-//! eight stacks), and 2 s more into the first-touch faults, all on the Ms
+//! allocating page-table pages for the guards (one per 2 MiB, that was per
+//! eight stacks of 256 KiB), and 2 s more into the first-touch faults, all on the Ms
 //! running goroutines.
 //!
 //! So once a program has carved a few regions, `stack::refill` wakes this

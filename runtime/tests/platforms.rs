@@ -4,7 +4,7 @@
 //!   before 6.13 on a kernel that has guard regions: 20,000 goroutines live at
 //!   once and a stack overflow, through classic guard pages.
 //! - `RUNTIME_PAGE_SIZE=16384` lays stacks out as on Apple Silicon: 16 KiB
-//!   guards, so 240 KiB of usable stack instead of 252 KiB.
+//!   guards, so 112 KiB of usable stack instead of 124 KiB.
 //!
 //! Each scenario runs in a child (this binary re-executed with
 //! `RUNTIME_SCENARIO=<name>`, as `process.rs` does), because the layout is
@@ -232,33 +232,36 @@ mod scenarios {
                     );
                 },
             ),
-            ("16 KiB pages: 16 KiB guards, 240 KiB of stack", || {
+            ("16 KiB pages: 16 KiB guards, 112 KiB of stack", || {
                 let out = stdout_of(&child("layout", PAGE_16K).code(0));
-                assert!(out.ends_with(" guard=16384 usable=245760\n"), "{out}");
+                assert!(out.ends_with(" guard=16384 usable=114688\n"), "{out}");
                 let out = stdout_of(&child("layout", &[]).code(0));
                 let page = runtime::os::page_size();
-                let want = format!(" guard={page} usable={}\n", 256 * 1024 - page);
+                let want = format!(
+                    " guard={page} usable={}\n",
+                    runtime::stack::STACK_SIZE - page
+                );
                 assert!(out.ends_with(&want), "{out}");
             }),
             (
-                "16 KiB pages: a goroutine can use 225 KB of its stack",
+                "16 KiB pages: a goroutine can use 100 KB of its stack",
                 || {
-                    child("use-stack-230000", PAGE_16K)
+                    child("use-stack-100000", PAGE_16K)
                         .code(0)
                         .stdout("used true\n");
                 },
             ),
             (
-                "16 KiB pages: 250 KB overflows into the guard (fits with 4 KiB pages)",
+                "16 KiB pages: 118 KB overflows into the guard (fits with 4 KiB pages)",
                 || {
-                    child("use-stack-250000", PAGE_16K).code(2).stderr(
+                    child("use-stack-118000", PAGE_16K).code(2).stderr(
                         predicate::str::starts_with(
-                            "runtime: goroutine stack exceeds 245760-byte limit\n\
+                            "runtime: goroutine stack exceeds 114688-byte limit\n\
                              fatal error: stack overflow\n\ngoroutine 2 [running]:\n",
                         ),
                     );
                     if runtime::os::page_size() == 4096 {
-                        child("use-stack-250000", &[]).code(0).stdout("used true\n");
+                        child("use-stack-118000", &[]).code(0).stdout("used true\n");
                     }
                 },
             ),

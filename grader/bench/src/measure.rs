@@ -24,8 +24,8 @@ pub fn peak_rss_bytes() -> u64 {
 /// Bytes of this process's page tables (Linux: `VmPTE` in
 /// `/proc/self/status`); `None` elsewhere. Resident sizes leave them out,
 /// yet they are memory the process costs: a goroutine stack reserved
-/// 256 KiB from its neighbours needs its own page-table entries, one 4 KiB
-/// page of them per eight stacks.
+/// 128 KiB from its neighbours needs its own page-table entries, one 4 KiB
+/// page of them per sixteen stacks.
 pub fn page_table_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmPTE:"))?;

@@ -74,11 +74,12 @@ fn alive_reports_wall_time_peak_resident_size_and_page_tables() {
         // (each ran), and nothing near a gigabyte for 5,000.
         assert!((5_000.0 * 4096.0..1e9).contains(&peak), "peak: {peak}");
         if cfg!(target_os = "linux") {
-            // With all 5,000 alive, their stacks' top pages sit 256 KiB
-            // apart: a page of page-table entries per eight of them.
+            // With all 5,000 alive, their stacks' top pages sit a stack
+            // reservation apart: a page of page-table entries per 2 MiB.
+            let per_pte_page = (2 << 20) / runtime::stack::STACK_SIZE;
             let pte = fields[2];
             assert!(
-                (5_000.0 / 8.0 * 4096.0..1e9).contains(&pte),
+                (5_000.0 / per_pte_page as f64 * 4096.0..1e9).contains(&pte),
                 "page tables: {pte}"
             );
         }

@@ -12,7 +12,7 @@ pub(super) const NAME: &str = "Linux";
 /// A guard hit is a plain segmentation fault.
 pub(super) const FAULT_SIGNALS: &[libc::c_int] = &[libc::SIGSEGV];
 
-/// Reserve address space without committing swap for it: stacks are 256 KiB
+/// Reserve address space without committing swap for it: stacks are 128 KiB
 /// of address space each, of which a goroutine touches a page or two.
 pub(super) const MAP_RESERVE_ONLY: libc::c_int = libc::MAP_NORESERVE;
 

@@ -3,7 +3,7 @@
 //!
 //! What differs from Linux, and why it is fine for a student:
 //! - pages are 16 KiB on Apple Silicon, so each stack's guard is 16 KiB (the
-//!   usable stack is 240 KiB instead of 252 KiB);
+//!   usable stack is 112 KiB instead of 124 KiB);
 //! - there are no guard regions, so every guard is an `mprotect`ed page
 //!   (macOS has no `vm.max_map_count`; how many goroutines fit there is not
 //!   measured);
